@@ -1,0 +1,146 @@
+"""Configuration: one class read from environment variables, no default for secrets."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+def parse_bool(name: str, raw: str | None, default: bool = False) -> bool:
+    """Read a boolean strictly: a typo is an error, not a silent False."""
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
+
+
+def parse_int(name: str, raw: str | None, default: int, minimum: int = 0) -> int:
+    """Read a whole number no smaller than `minimum`."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def parse_networks(
+    name: str, raw: str | None
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Read a comma-separated CIDR list; empty means no restriction."""
+    if raw is None or raw.strip() == "":
+        return ()
+    networks = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not an IP address or CIDR block") from None
+    return tuple(networks)
+
+
+def _secret(raw: str | None) -> str | None:
+    if raw is None or raw.strip() == "":
+        return None
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything Lifeguard reads from its environment, parsed and checked once."""
+
+    database_url: str = f"sqlite:///{DEFAULT_INSTANCE_PATH / 'lifeguard.db'}"
+    instance_path: Path = DEFAULT_INSTANCE_PATH
+    secret_key: str | None = None
+    demo_mode: bool = False
+    ingest_token: str | None = None
+    ingest_allowed_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    trusted_proxies: int = 0
+    max_body_bytes: int = 64 * 1024
+    ingest_rate_per_minute: int = 6000
+    scalr_webhook_key: str | None = None
+    webhook_max_skew_seconds: int = 300
+    webhook_keep_user_variables: bool = False
+    rules_file: str = "rules.yml"
+    api_token: str | None = None
+    admin_user: str | None = None
+    admin_password: str | None = None
+    inventory_sync_seconds: int = 300
+    dry_run: bool = False
+    session_cookie_secure: bool = False
+    testing: bool = False
+    # Raw environment, for parts that read their own variables (Scalr environments).
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build the configuration from environment variables."""
+        env = dict(os.environ if environ is None else environ)
+        instance_path = Path(env.get("LIFEGUARD_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH)
+        return cls(
+            database_url=env.get("DATABASE_URL")
+            or f"sqlite:///{instance_path / 'lifeguard.db'}",
+            instance_path=instance_path,
+            secret_key=_secret(env.get("SECRET_KEY")),
+            demo_mode=parse_bool("LIFEGUARD_DEMO", env.get("LIFEGUARD_DEMO")),
+            ingest_token=_secret(env.get("INGEST_TOKEN")),
+            ingest_allowed_ips=parse_networks("INGEST_ALLOWED_IPS", env.get("INGEST_ALLOWED_IPS")),
+            trusted_proxies=parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES"), 0),
+            max_body_bytes=parse_int(
+                "INGEST_MAX_BODY_BYTES", env.get("INGEST_MAX_BODY_BYTES"), 64 * 1024, minimum=1
+            ),
+            ingest_rate_per_minute=parse_int(
+                "INGEST_RATE_PER_MINUTE", env.get("INGEST_RATE_PER_MINUTE"), 6000
+            ),
+            scalr_webhook_key=_secret(env.get("SCALR_WEBHOOK_KEY")),
+            webhook_max_skew_seconds=parse_int(
+                "WEBHOOK_MAX_SKEW_SECONDS", env.get("WEBHOOK_MAX_SKEW_SECONDS"), 300, minimum=1
+            ),
+            webhook_keep_user_variables=parse_bool(
+                "WEBHOOK_KEEP_USER_VARIABLES", env.get("WEBHOOK_KEEP_USER_VARIABLES")
+            ),
+            rules_file=env.get("RULES_FILE") or "rules.yml",
+            api_token=_secret(env.get("API_TOKEN")),
+            admin_user=_secret(env.get("ADMIN_USER")),
+            admin_password=_secret(env.get("ADMIN_PASSWORD")),
+            inventory_sync_seconds=parse_int(
+                "INVENTORY_SYNC_SECONDS", env.get("INVENTORY_SYNC_SECONDS"), 300
+            ),
+            dry_run=parse_bool("DRY_RUN", env.get("DRY_RUN")),
+            session_cookie_secure=parse_bool(
+                "SESSION_COOKIE_SECURE", env.get("SESSION_COOKIE_SECURE")
+            ),
+            environ=env,
+        )
+
+    def with_overrides(self, **overrides: Any) -> Config:
+        """Return a copy with some values replaced (tests, the demo)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+        return replace(self, **overrides)
