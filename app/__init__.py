@@ -1,0 +1,79 @@
+"""Lifeguard: receive Scalr events, run remediation rules, show the whole story."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from app.config import Config
+from app.db import make_engine, make_session_factory
+from app.logging_setup import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the Flask application for `config` (read from the environment by default)."""
+    config = config or Config.from_env()
+    configure_logging()
+    app = Flask(__name__, instance_path=str(config.instance_path.resolve()))
+    app.config["LIFEGUARD"] = config
+    app.config["TESTING"] = config.testing
+    app.config["SECRET_KEY"] = config.secret_key or _instance_secret(config.instance_path)
+    # Werkzeug answers 413 for a body past this, before any of our code reads it.
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = config.session_cookie_secure
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    engine = make_engine(config.database_url)
+    app.extensions["lifeguard.engine"] = engine
+    app.extensions["lifeguard.session_factory"] = make_session_factory(engine)
+
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """Return the Flask signing key kept in the instance folder, creating it on first run."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return key
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every blueprint."""
+    from app.api import bp as api_bp
+    from app.health import bp as health_bp
+    from app.ingest.routes import bp as ingest_bp
+    from app.web import init_request_session
+
+    init_request_session(app)
+    app.register_blueprint(ingest_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Answer errors as JSON on machine paths and as HTML pages elsewhere."""
+    from app.errors import init_error_handlers
+
+    init_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    """Add the `flask` console commands."""
+    from app.cli import register
+
+    register(app)

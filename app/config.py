@@ -102,8 +102,7 @@ class Config:
         env = dict(os.environ if environ is None else environ)
         instance_path = Path(env.get("LIFEGUARD_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH)
         return cls(
-            database_url=env.get("DATABASE_URL")
-            or f"sqlite:///{instance_path / 'lifeguard.db'}",
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'lifeguard.db'}",
             instance_path=instance_path,
             secret_key=_secret(env.get("SECRET_KEY")),
             demo_mode=parse_bool("LIFEGUARD_DEMO", env.get("LIFEGUARD_DEMO")),

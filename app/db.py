@@ -72,7 +72,12 @@ class Base(DeclarativeBase):
     """Declarative base of every Lifeguard model."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONType,
+        list[str]: JSONType,
+        list[dict[str, Any]]: JSONType,
+    }
 
 
 def normalise_url(url: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-import app.models  # noqa: F401  (registers every table)
+import app.models
 from app.db import Base, make_engine, make_session_factory, normalise_url
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -93,3 +93,47 @@ def artifacts_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+INGEST_TOKEN = "test-ingest-token-0123456789"
+API_TOKEN = "test-api-token-9876543210"
+WEBHOOK_KEY = "kQ1v0m3Jb7QeXh0xYk2n8cJz5pWf4uR9tA6sD1gH3jK5lZ7xC9vB2nM4qW6eR8tY"
+
+
+@pytest.fixture
+def make_app(database_url: str, session_factory: sessionmaker[Session], tmp_path: Path) -> Iterator:
+    """Build apps over the test database; `make_app(ingest_token=None, ...)` overrides config."""
+    from app import create_app
+    from app.config import Config
+
+    apps = []
+
+    def _make(environ: dict[str, str] | None = None, **overrides: object):
+        base = Config.from_env(environ or {}).with_overrides(
+            database_url=database_url,
+            instance_path=tmp_path / "instance",
+            testing=True,
+            secret_key="test-secret-key",
+            ingest_token=INGEST_TOKEN,
+            api_token=API_TOKEN,
+            scalr_webhook_key=WEBHOOK_KEY,
+        )
+        application = create_app(base.with_overrides(**overrides))
+        apps.append(application)
+        return application
+
+    yield _make
+    for application in apps:
+        application.extensions["lifeguard.engine"].dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    """An app with every secret set for tests."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    """A test client of `app`."""
+    return app.test_client()

@@ -1,0 +1,33 @@
+"""The JSON API under /api/v1, bearer `API_TOKEN`."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, request
+
+from app.errors import APIError
+from app.web import get_config
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.before_request
+def _require_token() -> None:
+    """Refuse every API request that does not carry the API token."""
+    expected = get_config().api_token
+    if not expected:
+        raise APIError(
+            401, "api_not_configured", "API_TOKEN is not set: the API refuses every request."
+        )
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise APIError(401, "missing_token", "Send Authorization: Bearer <API_TOKEN>.")
+    if not hmac.compare_digest(
+        presented.strip().encode("utf-8", "replace"), expected.encode("utf-8")
+    ):
+        raise APIError(401, "bad_token", "The API token is not valid.")
+
+
+from app.api import events  # noqa: E402, F401  (routes register on bp)

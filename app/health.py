@@ -1,0 +1,112 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import migrate
+from app.db import utcnow
+from app.models.event import Event
+from app.models.job import STATUSES, ActionJob
+from app.models.ops import WorkerHeartbeat
+
+bp = Blueprint("health", __name__)
+
+HEARTBEAT_FRESH = timedelta(seconds=60)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Say the process is alive; touches nothing else."""
+    return jsonify(status="ok")
+
+
+def readiness(engine: Engine, factory: sessionmaker[Session]) -> tuple[bool, dict[str, Any]]:
+    """Check the database, the schema revision and the worker heartbeat."""
+    checks: dict[str, Any] = {}
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = {"ok": True}
+    except Exception as exc:
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+        return False, checks
+    head = migrate.head_revision()
+    current = migrate.current_revision(engine)
+    checks["schema"] = {"ok": current == head, "current": current, "head": head}
+    if not checks["schema"]["ok"]:
+        checks["worker"] = {"ok": False, "last_beat_at": None}
+        return False, checks
+    with factory() as session:
+        beat = session.scalar(select(func.max(WorkerHeartbeat.last_beat_at)))
+    fresh = beat is not None and utcnow() - beat <= HEARTBEAT_FRESH
+    # Reported, not required: taking the web process out of rotation because the
+    # worker is down would refuse Scalr's posts, and Scalr never retries them.
+    checks["worker"] = {"ok": fresh, "last_beat_at": beat.isoformat() if beat else None}
+    return checks["database"]["ok"] and checks["schema"]["ok"], checks
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Answer 200 when this process can take traffic, 503 otherwise."""
+    ok, checks = readiness(
+        current_app.extensions["lifeguard.engine"],
+        current_app.extensions["lifeguard.session_factory"],
+    )
+    return jsonify(ready=ok, checks=checks), 200 if ok else 503
+
+
+class DatabaseCollector(Collector):
+    """Read gauges from the database at scrape time, so every process reports the same."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def collect(self) -> Iterator[Metric]:
+        with self.factory() as session:
+            jobs = GaugeMetricFamily(
+                "lifeguard_action_jobs", "Action jobs by status.", labels=["status"]
+            )
+            rows = session.execute(
+                select(ActionJob.status, func.count()).group_by(ActionJob.status)
+            )
+            counts: dict[str, int] = {status: count for status, count in rows}
+            for status in STATUSES:
+                jobs.add_metric([status], counts.get(status, 0))
+            yield jobs
+            pending = session.scalar(
+                select(func.count()).select_from(Event).where(Event.processed_at.is_(None))
+            )
+            yield GaugeMetricFamily(
+                "lifeguard_events_unprocessed",
+                "Events stored but not yet matched.",
+                value=pending or 0,
+            )
+            last = session.scalar(select(func.max(Event.id)))
+            yield GaugeMetricFamily(
+                "lifeguard_events_last_id", "Id of the newest stored event.", value=last or 0
+            )
+            beat = session.scalar(select(func.max(WorkerHeartbeat.last_beat_at)))
+            age = (utcnow() - beat).total_seconds() if beat else float("inf")
+            yield GaugeMetricFamily(
+                "lifeguard_worker_heartbeat_age_seconds",
+                "Seconds since a worker last beat.",
+                value=age,
+            )
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Expose metrics in the Prometheus text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(current_app.extensions["lifeguard.session_factory"]))
+    return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

@@ -1,0 +1,52 @@
+"""Per-request database sessions and other small request helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Config
+
+
+def get_config() -> Config:
+    """Return the running application's Lifeguard configuration."""
+    config: Config = current_app.config["LIFEGUARD"]
+    return config
+
+
+def get_session_factory() -> sessionmaker[Session]:
+    """Return the application's session factory."""
+    factory: sessionmaker[Session] = current_app.extensions["lifeguard.session_factory"]
+    return factory
+
+
+def get_session() -> Session:
+    """Return this request's session, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = get_session_factory()()
+    session: Session = g.db_session
+    return session
+
+
+def init_request_session(app: Flask) -> None:
+    """Close the request's session when the app context ends."""
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> Any:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+def get_rules_store() -> Any:
+    """Return the application's RulesStore (app.rules), which holds the last good rules."""
+    return current_app.extensions["lifeguard.rules"]
+
+
+def get_clock() -> Any:
+    """Return the application's clock: a function giving an aware UTC datetime."""
+    from app.db import utcnow
+
+    return current_app.extensions.get("lifeguard.clock", utcnow)

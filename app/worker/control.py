@@ -1,0 +1,127 @@
+"""What a person may do to jobs, rules and breakers: plain functions over a session.
+
+The dashboard and the API call these; each is one transaction the caller commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.models.job import CANCELLED, DEAD, RETRYING, SCHEDULED, SKIPPED, ActionJob
+from app.models.ops import Breaker, RuleState
+
+
+class ControlError(Exception):
+    """The operation does not apply to the object in its current state."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _job(session: Session, job_id: int) -> ActionJob:
+    job = session.get(ActionJob, job_id, with_for_update=True)
+    if job is None:
+        raise ControlError("not_found", f"No action job {job_id}.")
+    return job
+
+
+def retry_job(session: Session, job_id: int, who: str, now: datetime | None = None) -> ActionJob:
+    """Queue a dead, skipped or cancelled job to run again now, with a fresh attempt budget."""
+    job = _job(session, job_id)
+    if job.status not in (DEAD, SKIPPED, CANCELLED):
+        raise ControlError(
+            "not_retryable",
+            f"Job {job_id} is {job.status}; only dead, skipped or cancelled jobs can be retried.",
+        )
+    now = now or utcnow()
+    job.status = RETRYING
+    job.reason = f"retried by {who}"
+    job.max_attempts = job.attempts + max(1, job.spec.get("max_attempts", 1) if job.spec else 1)
+    job.run_at = now
+    job.finished_at = None
+    job.lease_expires_at = None
+    job.locked_by = None
+    job.blocked = False
+    job.spec = {**(job.spec or {}), "manual": True}
+    return job
+
+
+def cancel_job(session: Session, job_id: int, who: str, now: datetime | None = None) -> ActionJob:
+    """Cancel a job that has not started (scheduled or waiting to retry)."""
+    job = _job(session, job_id)
+    if job.status not in (SCHEDULED, RETRYING):
+        raise ControlError(
+            "not_cancellable",
+            f"Job {job_id} is {job.status}; only scheduled or retrying jobs can be cancelled.",
+        )
+    job.status = CANCELLED
+    job.reason = f"cancelled by {who}"
+    job.finished_at = now or utcnow()
+    return job
+
+
+def run_job_now(session: Session, job_id: int, who: str, now: datetime | None = None) -> ActionJob:
+    """Make a scheduled job due at once (its guards still apply)."""
+    job = _job(session, job_id)
+    if job.status not in (SCHEDULED, RETRYING):
+        raise ControlError(
+            "not_runnable",
+            f"Job {job_id} is {job.status}; only scheduled or retrying jobs can be run now.",
+        )
+    if job.blocked:
+        raise ControlError(
+            "blocked", f"Job {job_id} waits for an earlier action of its rule to finish."
+        )
+    job.run_at = now or utcnow()
+    job.reason = f"run now by {who}"
+    return job
+
+
+def rule_state(session: Session, name: str) -> RuleState:
+    """Return the stored switches of rule `name`, creating the row on first use."""
+    state = session.get(RuleState, name)
+    if state is None:
+        state = RuleState(name=name, paused=False, dry_run=None)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def set_rule_paused(session: Session, name: str, paused: bool, who: str) -> RuleState:
+    """Pause or resume a rule; the worker honours it for jobs not yet started."""
+    state = rule_state(session, name)
+    state.paused = paused
+    state.updated_by = who
+    state.updated_at = utcnow()
+    return state
+
+
+def set_rule_dry_run(session: Session, name: str, dry_run: bool | None, who: str) -> RuleState:
+    """Force a rule into dry run (True), out of it (False), or back to its file's setting (None)."""
+    state = rule_state(session, name)
+    state.dry_run = dry_run
+    state.updated_by = who
+    state.updated_at = utcnow()
+    return state
+
+
+def close_breaker(session: Session, environment: str, who: str) -> Breaker:
+    """Close an open remediation breaker so Scalr actions may run again."""
+    breaker = session.get(Breaker, environment, with_for_update=True)
+    if breaker is None or not breaker.is_open:
+        raise ControlError("not_open", f"The breaker of environment {environment!r} is not open.")
+    breaker.is_open = False
+    breaker.closed_at = utcnow()
+    breaker.closed_by = who
+    return breaker
+
+
+def open_breakers(session: Session) -> list[Breaker]:
+    """Return every open breaker."""
+    return list(session.scalars(select(Breaker).where(Breaker.is_open.is_(True))))

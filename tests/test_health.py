@@ -1,0 +1,49 @@
+"""Liveness, readiness, metrics."""
+
+from __future__ import annotations
+
+from app import migrate
+from app.db import make_engine
+from tests.factories import gen_event
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_readyz_says_not_ready_until_schema_is_at_head(make_app, tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    application = make_app(database_url=url)
+    client = application.test_client()
+    before = client.get("/readyz")
+    assert before.status_code == 503
+    assert before.get_json()["checks"]["schema"]["current"] is None
+    migrate.upgrade(url)
+    after = client.get("/readyz")
+    assert after.status_code == 200, after.get_json()
+    body = after.get_json()
+    assert body["checks"]["schema"] == {
+        "ok": True,
+        "current": migrate.head_revision(),
+        "head": migrate.head_revision(),
+    }
+    assert body["checks"]["worker"]["ok"] is False  # reported, not required
+    make_engine(url).dispose()
+
+
+def test_readyz_when_database_is_unreachable(make_app):
+    application = make_app(database_url="postgresql://nobody@127.0.0.1:1/none")
+    response = application.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"]["ok"] is False
+
+
+def test_metrics_in_prometheus_format(client, db_session):
+    gen_event(db_session)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "lifeguard_events_unprocessed 1.0" in text
+    assert 'lifeguard_action_jobs{status="dead"} 0.0' in text
