@@ -8,9 +8,10 @@ from pathlib import Path
 
 from flask import Flask
 
-from app.config import Config
+from app.config import PROJECT_ROOT, Config
 from app.db import make_engine, make_session_factory
 from app.logging_setup import configure_logging
+from app.rules.store import RulesStore
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["lifeguard.engine"] = engine
     app.extensions["lifeguard.session_factory"] = make_session_factory(engine)
 
+    app.extensions["lifeguard.rules"] = make_rules_store(config)
+
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -50,6 +53,18 @@ def _instance_secret(instance_path: Path) -> str:
     path.touch(mode=0o600)
     path.write_text(key + "\n")
     return key
+
+
+def make_rules_store(config: Config) -> RulesStore:
+    """Load the rules file (relative paths from the project root) into a store."""
+    path = Path(config.rules_file)
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    store = RulesStore(path)
+    store.reload_if_changed()
+    if not store.status().ok:
+        log.error("rules file %s refused: %d problems", path, len(store.status().errors))
+    return store
 
 
 def register_blueprints(app: Flask) -> None:

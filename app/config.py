@@ -45,6 +45,19 @@ def parse_int(name: str, raw: str | None, default: int, minimum: int = 0) -> int
     return value
 
 
+def parse_float(name: str, raw: str | None, default: float, minimum: float = 0.0) -> float:
+    """Read a number of seconds no smaller than `minimum`."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= minimum or value == float("inf"):
+        raise ConfigError(f"{name} must be a finite number of at least {minimum}, got {raw!r}")
+    return value
+
+
 def parse_networks(
     name: str, raw: str | None
 ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -91,6 +104,17 @@ class Config:
     admin_password: str | None = None
     inventory_sync_seconds: int = 300
     dry_run: bool = False
+    # Remediation budget: at most this many changing Scalr calls per window per environment.
+    budget_max: int = 20
+    budget_window_seconds: int = 3600
+    worker_lease_seconds: int = 120
+    worker_poll_seconds: float = 0.5
+    retry_base_seconds: float = 5.0
+    retry_cap_seconds: float = 600.0
+    webhook_allowed_urls: tuple[str, ...] = ()
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "lifeguard@localhost"
     session_cookie_secure: bool = False
     testing: bool = False
     # Raw environment, for parts that read their own variables (Scalr environments).
@@ -130,6 +154,29 @@ class Config:
                 "INVENTORY_SYNC_SECONDS", env.get("INVENTORY_SYNC_SECONDS"), 300
             ),
             dry_run=parse_bool("DRY_RUN", env.get("DRY_RUN")),
+            budget_max=parse_int("REMEDIATION_BUDGET_MAX", env.get("REMEDIATION_BUDGET_MAX"), 20),
+            budget_window_seconds=parse_int(
+                "REMEDIATION_BUDGET_WINDOW_SECONDS",
+                env.get("REMEDIATION_BUDGET_WINDOW_SECONDS"),
+                3600,
+                minimum=1,
+            ),
+            worker_lease_seconds=parse_int(
+                "WORKER_LEASE_SECONDS", env.get("WORKER_LEASE_SECONDS"), 120, minimum=1
+            ),
+            worker_poll_seconds=parse_float(
+                "WORKER_POLL_SECONDS", env.get("WORKER_POLL_SECONDS"), 0.5
+            ),
+            retry_base_seconds=parse_float(
+                "RETRY_BASE_SECONDS", env.get("RETRY_BASE_SECONDS"), 5.0
+            ),
+            retry_cap_seconds=parse_float("RETRY_CAP_SECONDS", env.get("RETRY_CAP_SECONDS"), 600.0),
+            webhook_allowed_urls=tuple(
+                u.strip() for u in (env.get("WEBHOOK_ALLOWED_URLS") or "").split(",") if u.strip()
+            ),
+            smtp_host=env.get("SMTP_HOST") or "localhost",
+            smtp_port=parse_int("SMTP_PORT", env.get("SMTP_PORT"), 25, minimum=1),
+            smtp_from=env.get("SMTP_FROM") or "lifeguard@localhost",
             session_cookie_secure=parse_bool(
                 "SESSION_COOKIE_SECURE", env.get("SESSION_COOKIE_SECURE")
             ),

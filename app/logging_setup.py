@@ -51,6 +51,11 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
+    # Loggers that print request lines redact at the source, whatever handler is attached.
+    for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):
+        source = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in source.filters):
+            source.addFilter(RedactingFilter())
     # urllib3 logs full request URLs at DEBUG; keep it quiet even under a DEBUG root.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 

@@ -52,6 +52,8 @@ class ActionJob(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
     run_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
+    # When the job passed its guards for the first time: throttle and budget count these.
+    fired_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     lease_expires_at: Mapped[datetime | None] = mapped_column()
     locked_by: Mapped[str | None] = mapped_column(String(128))
@@ -82,7 +84,7 @@ class ActionJob(Base):
             sqlite_where=text("status IN ('scheduled', 'retrying') AND NOT blocked"),
         ),
         Index("ix_action_jobs_rule_throttle", "rule", "throttle_key", "created_at"),
-        Index("ix_action_jobs_env_started", "environment", "started_at"),
+        Index("ix_action_jobs_env_fired", "environment", "fired_at"),
         Index("ix_action_jobs_lease", "lease_expires_at"),
     )
 

@@ -1,0 +1,81 @@
+"""Refresh the server inventory from Scalr: FarmsList, then FarmGetDetails per farm."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import transaction
+from app.inventory import record_server
+from app.scalr.environments import load_environments
+from app.scalr.errors import ScalrConfigError, ScalrError
+
+log = logging.getLogger(__name__)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def sync_environment(
+    factory: sessionmaker[Session], client: Any, name: str, env_id: int | None, now: datetime
+) -> int:
+    """Record every server Scalr lists for one environment; return how many."""
+    farms = client.farms_list().get("FarmSet") or []
+    seen = 0
+    for farm in farms:
+        farm_id = _int((farm or {}).get("ID"))
+        if farm_id is None:
+            continue
+        details = client.farm_get_details(farm_id)
+        with transaction(factory) as session:
+            for role in details.get("FarmRoleSet") or []:
+                for server in (role or {}).get("ServerSet") or []:
+                    server_id = (server or {}).get("ServerID")
+                    if not server_id:
+                        continue
+                    record_server(
+                        session,
+                        str(server_id),
+                        now,
+                        source="sync",
+                        environment=name,
+                        farm_id=farm_id,
+                        farm_role_id=_int(role.get("ID")),
+                        role_name=role.get("Name") or None,
+                        env_id=env_id,
+                        public_ip=server.get("ExternalIP") or server.get("PublicIP") or None,
+                        internal_ip=server.get("InternalIP") or server.get("PrivateIP") or None,
+                        status=server.get("Status") or None,
+                    )
+                    seen += 1
+    return seen
+
+
+def sync_all(
+    factory: sessionmaker[Session],
+    clients: Any,
+    environ: Mapping[str, str],
+    clock: Callable[[], datetime],
+) -> dict[str, int | str]:
+    """Sync every configured environment; a failing one is logged and the rest go on."""
+    results: dict[str, int | str] = {}
+    try:
+        environments = load_environments(environ)
+    except ScalrConfigError as exc:
+        log.error("inventory sync: %s", exc)
+        return results
+    for name, env in environments.items():
+        try:
+            results[name] = sync_environment(factory, clients.get(name), name, env.env_id, clock())
+        except ScalrError as exc:
+            log.warning("inventory sync of %s failed: %s", name, exc.message)
+            results[name] = f"failed: {exc.message}"
+    return results

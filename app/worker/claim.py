@@ -1,0 +1,211 @@
+"""Claim the next due job and decide, in the same short transaction, whether it may run.
+
+The guards run here, under the claim's row lock (and advisory locks on
+PostgreSQL), so two workers can never both pass a throttle or budget that
+has room for one more.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models.event import Event
+from app.models.job import (
+    CANCELLED,
+    CLAIMABLE,
+    DEAD,
+    DRY_RUN,
+    RETRYING,
+    RUNNING,
+    SKIPPED,
+    ActionJob,
+)
+from app.models.ops import Breaker, RuleState
+from app.rules.durations import format_duration
+from app.rules.model import RuleSet
+from app.worker.locks import advisory_lock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The global guard settings the worker applies."""
+
+    dry_run: bool = False
+    budget_max: int = 20
+    budget_window_seconds: int = 3600
+    lease_seconds: int = 120
+
+
+def due_job_query(now: datetime):  # type: ignore[no-untyped-def]
+    """Select the next claimable, unblocked, due job, skipping rows other workers hold."""
+    return (
+        select(ActionJob)
+        .where(ActionJob.status.in_(CLAIMABLE))
+        .where(ActionJob.blocked.is_(False))
+        .where(ActionJob.run_at <= now)
+        .order_by(ActionJob.run_at, ActionJob.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _finish(job: ActionJob, status: str, reason: str, now: datetime) -> ActionJob:
+    job.status = status
+    job.reason = reason
+    job.finished_at = now
+    job.locked_by = None
+    job.lease_expires_at = None
+    return job
+
+
+def _cancelling_event(session: Session, job: ActionJob) -> Event | None:
+    if not job.server_id or not job.cancel_on:
+        return None
+    return session.scalars(
+        select(Event)
+        .where(Event.server_id == job.server_id)
+        .where(Event.name.in_(job.cancel_on))
+        .where(Event.id > job.event_id)
+        .order_by(Event.id)
+        .limit(1)
+    ).first()
+
+
+def _throttled(session: Session, job: ActionJob, ruleset: RuleSet, now: datetime) -> str | None:
+    rule = ruleset.get(job.rule)
+    if rule is None or rule.throttle is None or job.action_index != 0:
+        return None
+    key = job.throttle_key or ""
+    advisory_lock(session, "throttle", job.rule, key)
+    since = now - timedelta(seconds=rule.throttle.per)
+    fired = session.scalar(
+        select(func.count())
+        .select_from(ActionJob)
+        .where(ActionJob.rule == job.rule)
+        .where(ActionJob.throttle_key == job.throttle_key)
+        .where(ActionJob.action_index == 0)
+        .where(ActionJob.fired_at >= since)
+        .where(ActionJob.id != job.id)
+    )
+    if (fired or 0) >= rule.throttle.max:
+        per = format_duration(rule.throttle.per)
+        return (
+            f"throttled: rule fired {fired} times in the last {per} "
+            f"for key {key!r} (max {rule.throttle.max})"
+        )
+    return None
+
+
+def _over_budget(session: Session, job: ActionJob, limits: Limits, now: datetime) -> str | None:
+    if job.kind != "scalr" or not (job.spec or {}).get("mutating"):
+        return None
+    env = job.environment or "default"
+    advisory_lock(session, "budget", env)
+    breaker = session.get(Breaker, env, with_for_update=True)
+    if breaker is not None and breaker.is_open:
+        return f"remediation breaker of environment {env!r} is open: {breaker.reason}"
+    since = now - timedelta(seconds=limits.budget_window_seconds)
+    used = session.scalar(
+        select(func.count())
+        .select_from(ActionJob)
+        .where(ActionJob.environment == env)
+        .where(ActionJob.kind == "scalr")
+        .where(ActionJob.fired_at >= since)
+        .where(ActionJob.dry_run.is_(False))
+        .where(ActionJob.id != job.id)
+    )
+    if (used or 0) < limits.budget_max:
+        return None
+    window = format_duration(limits.budget_window_seconds)
+    reason = (
+        f"budget spent: {used} Scalr actions in {window} in environment {env!r} "
+        f"(at most {limits.budget_max}); the breaker stays open until a person closes it"
+    )
+    if breaker is None:
+        breaker = Breaker(environment=env)
+        session.add(breaker)
+    breaker.is_open = True
+    breaker.opened_at = now
+    breaker.reason = reason
+    breaker.closed_at = None
+    breaker.closed_by = None
+    log.warning("remediation breaker opened for %s: %s", env, reason)
+    return reason
+
+
+def claim_job(
+    session: Session, ruleset: RuleSet, limits: Limits, worker: str, now: datetime
+) -> ActionJob | None:
+    """Claim one due job; return it marked running, or settled by a guard (caller commits)."""
+    job = session.scalars(due_job_query(now)).first()
+    if job is None:
+        return None
+    manual = bool((job.spec or {}).get("manual"))
+    state = session.get(RuleState, job.rule)
+    rule = ruleset.get(job.rule)
+    skip: str | None = None
+    if state is not None and state.paused and not manual:
+        skip = f"rule paused by {state.updated_by or 'an operator'}"
+    elif rule is None and not manual:
+        skip = f"rule {job.rule!r} is no longer in the rules file"
+    if skip is not None:
+        return _finish(job, SKIPPED, skip, now)
+    if job.attempts == 0 and (canceller := _cancelling_event(session, job)) is not None:
+        reason = f"cancelled by {canceller.name} event #{canceller.id} for the same server"
+        return _finish(job, CANCELLED, reason, now)
+    first_time = job.fired_at is None and not manual
+    if first_time and (skip := _throttled(session, job, ruleset, now)) is not None:
+        return _finish(job, SKIPPED, skip, now)
+    dry = limits.dry_run or (state.dry_run if state and state.dry_run is not None else job.dry_run)
+    if dry:
+        job.dry_run = True
+        job.fired_at = job.fired_at or now
+        why = "DRY_RUN is set" if limits.dry_run else "rule is in dry run"
+        job.result = {"would_call": {"kind": job.kind, "action": job.action, "params": job.params}}
+        return _finish(job, DRY_RUN, f"{why}; nothing was called", now)
+    if first_time and (skip := _over_budget(session, job, limits, now)) is not None:
+        return _finish(job, SKIPPED, skip, now)
+    job.status = RUNNING
+    job.attempts += 1
+    job.started_at = now
+    job.fired_at = job.fired_at or now
+    job.lease_expires_at = now + timedelta(seconds=limits.lease_seconds)
+    job.locked_by = worker
+    return job
+
+
+def reap_expired_leases(session: Session, now: datetime) -> int:
+    """Give jobs whose worker vanished back to the queue (or to `dead` when out of attempts)."""
+    expired = session.scalars(
+        select(ActionJob)
+        .where(ActionJob.status == RUNNING)
+        .where(ActionJob.lease_expires_at < now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for job in expired:
+        holder = job.locked_by or "a worker"
+        if job.attempts >= job.max_attempts:
+            _finish(job, DEAD, f"lease of {holder} expired on the last attempt", now)
+        else:
+            job.status = RETRYING
+            job.reason = f"lease of {holder} expired; taken again"
+            job.run_at = now
+            job.locked_by = None
+            job.lease_expires_at = None
+    return len(expired)
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """Return when the next waiting job becomes due, for the worker's sleep."""
+    return session.scalar(
+        select(func.min(ActionJob.run_at))
+        .where(ActionJob.status.in_(CLAIMABLE))
+        .where(ActionJob.blocked.is_(False))
+    )

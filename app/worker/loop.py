@@ -1,0 +1,261 @@
+"""The worker process: match events, claim jobs, run them, keep its heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import requests
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Config
+from app.db import transaction, utcnow
+from app.ingest.service import NOTIFY_CHANNEL
+from app.models.event import Event
+from app.models.job import RUNNING
+from app.models.ops import WorkerHeartbeat
+from app.rules.store import RulesStore
+from app.scalr.client import ScalrClient, build_client
+from app.worker.claim import Limits, claim_job, next_due_at, reap_expired_leases
+from app.worker.execute import ClientCache, JobView, perform
+from app.worker.outcome import record_outcome, release_followers
+from app.worker.processing import JOBS_CHANNEL, claim_event, process_event
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 5.0
+REAP_SECONDS = 5.0
+RULES_CHECK_SECONDS = 2.0
+
+
+class Listener:
+    """Wait for PostgreSQL NOTIFY on the event and job channels (or just sleep on SQLite)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._conn: Any = None
+        if engine.dialect.name != "postgresql":
+            return
+        import psycopg
+
+        url = make_url(engine.url).set(drivername="postgresql")
+        self._conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        self._conn.execute(f"LISTEN {JOBS_CHANNEL}")
+
+    def wait(self, seconds: float) -> None:
+        """Return after `seconds`, or as soon as a notification arrives."""
+        if seconds <= 0:
+            return
+        if self._conn is None:
+            time.sleep(seconds)
+            return
+        for _ in self._conn.notifies(timeout=seconds, stop_after=1):
+            break
+
+    def close(self) -> None:
+        """Close the listening connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class Worker:
+    """One worker process's loop; several may run against one database."""
+
+    def __init__(
+        self,
+        config: Config,
+        session_factory: sessionmaker[Session],
+        rules: RulesStore,
+        *,
+        client_factory: Callable[[str], ScalrClient] | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.factory = session_factory
+        self.rules = rules
+        self.clock = clock
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.limits = Limits(
+            dry_run=config.dry_run,
+            budget_max=config.budget_max,
+            budget_window_seconds=config.budget_window_seconds,
+            lease_seconds=config.worker_lease_seconds,
+        )
+        build = client_factory or (lambda name: build_client(name, config.environ, session_factory))
+        self.clients = ClientCache(build)
+        self.http = requests.Session()
+        self.stopping = threading.Event()
+        self.jobs_done = 0
+        self.current_job: int | None = None
+        self._last = {"beat": 0.0, "reap": 0.0, "rules": 0.0, "sync": 0.0}
+        self._warned_rules = False
+
+    # -- one step -------------------------------------------------------------
+    def rules_ready(self) -> bool:
+        """Say whether good rules were ever loaded; until then events wait, unmatched."""
+        status = self.rules.status()
+        if status.loaded_at is not None:
+            return True
+        if not self._warned_rules:
+            log.error(
+                "no good rules loaded from %s; events wait until the file is fixed: %s",
+                status.path,
+                "; ".join(p.message for p in status.errors),
+            )
+            self._warned_rules = True
+        return False
+
+    def process_one_event(self) -> bool:
+        """Match one unprocessed event; say whether there was one."""
+        if not self.rules_ready():
+            return False
+        with transaction(self.factory) as session:
+            event = claim_event(session)
+            if event is None:
+                return False
+            process_event(session, event, self.rules.current, self.clock())
+            return True
+
+    def run_one_job(self) -> bool:
+        """Claim, run and record one due job; say whether there was one."""
+        now = self.clock()
+        with transaction(self.factory) as session:
+            job = claim_job(session, self.rules.current, self.limits, self.id, now)
+            if job is None:
+                return False
+            if job.status != RUNNING:
+                release_followers(session, job, now)
+                log.info(
+                    "job %s %s settled by a guard: %s (%s)",
+                    job.id,
+                    job.rule,
+                    job.status,
+                    job.reason,
+                )
+                return True
+            event = session.get(Event, job.event_id)
+            view = JobView(
+                id=job.id,
+                kind=job.kind,
+                action=job.action,
+                environment=job.environment,
+                params=dict(job.params or {}),
+                spec=dict(job.spec or {}),
+                farm_id=event.farm_id if event is not None else None,
+            )
+        self.current_job = view.id
+        started = self.clock()
+        outcome = perform(view, self.config, self.clients, self.http)
+        with transaction(self.factory) as session:
+            record_outcome(
+                session,
+                view.id,
+                outcome,
+                self.id,
+                started,
+                self.clock(),
+                self.config.retry_base_seconds,
+                self.config.retry_cap_seconds,
+            )
+        self.current_job = None
+        self.jobs_done += 1
+        return True
+
+    def run_once(self) -> bool:
+        """Do the housekeeping that is due, then one event or one job; say whether work was done."""
+        self.housekeeping()
+        did_event = self.process_one_event()
+        did_job = self.run_one_job()
+        return did_event or did_job
+
+    # -- housekeeping ----------------------------------------------------------
+    def _due(self, name: str, every: float) -> bool:
+        now = time.monotonic()
+        if now - self._last[name] >= every:
+            self._last[name] = now
+            return True
+        return False
+
+    def housekeeping(self) -> None:
+        """Beat, reap expired leases, pick up a changed rules file, sync the inventory."""
+        if self._due("rules", RULES_CHECK_SECONDS):
+            self.rules.reload_if_changed()
+        if self._due("beat", HEARTBEAT_SECONDS):
+            self.heartbeat()
+        if self._due("reap", REAP_SECONDS):
+            with transaction(self.factory) as session:
+                reaped = reap_expired_leases(session, self.clock())
+            if reaped:
+                log.warning("%d job leases expired and were taken back", reaped)
+        every = self.config.inventory_sync_seconds
+        if every > 0 and self._due("sync", every):
+            from app.inventory.sync import sync_all
+
+            sync_all(self.factory, self.clients, self.config.environ, self.clock)
+
+    def heartbeat(self, stopped: bool = False) -> None:
+        """Write this worker's heartbeat row."""
+        now = self.clock()
+        with transaction(self.factory) as session:
+            beat = session.get(WorkerHeartbeat, self.id)
+            if beat is None:
+                beat = WorkerHeartbeat(
+                    worker_id=self.id,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    started_at=now,
+                )
+                session.add(beat)
+            beat.last_beat_at = now
+            beat.current_job_id = self.current_job
+            beat.jobs_done = self.jobs_done
+            beat.stopped_at = now if stopped else None
+
+    # -- the loop ----------------------------------------------------------------
+    def sleep_seconds(self) -> float:
+        """How long to wait: the poll interval, or less when a job falls due sooner."""
+        wait = self.config.worker_poll_seconds
+        with self.factory() as session:
+            due = next_due_at(session)
+        if due is not None:
+            wait = min(wait, max(0.0, (due - self.clock()).total_seconds()))
+        return max(wait, 0.01)
+
+    def run(self, max_seconds: float | None = None) -> None:
+        """Work until `stop()` (SIGTERM) or `max_seconds`; the current job always finishes."""
+        self.rules.reload_if_changed()
+        listener = Listener(self.factory.kw["bind"])
+        deadline = time.monotonic() + max_seconds if max_seconds else None
+        log.info("worker %s started", self.id)
+        try:
+            while not self.stopping.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                try:
+                    busy = self.run_once()
+                except Exception:
+                    log.exception("worker step failed; continuing")
+                    busy = False
+                if not busy and not self.stopping.is_set():
+                    listener.wait(self.sleep_seconds())
+        finally:
+            listener.close()
+            self.heartbeat(stopped=True)
+            self.clients.close()
+            self.http.close()
+            log.info("worker %s stopped after %d jobs", self.id, self.jobs_done)
+
+    def stop(self, *_args: object) -> None:
+        """Ask the loop to end after the current step."""
+        self.stopping.set()

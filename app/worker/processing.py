@@ -1,0 +1,212 @@
+"""Match stored events against the rules and create their jobs, in one transaction."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app.inventory import enrich_event, observe_event
+from app.models.event import Event
+from app.models.job import CANCELLED, CLAIMABLE, SCHEDULED, SKIPPED, ActionJob
+from app.models.ops import RuleState
+from app.rules.errors import TemplateError
+from app.rules.matching import evaluate
+from app.rules.model import Rule, RuleSet
+from app.rules.templating import render_action, render_throttle_key
+
+log = logging.getLogger(__name__)
+
+JOBS_CHANNEL = "lifeguard_jobs"
+
+
+def claim_event(session: Session) -> Event | None:
+    """Lock the oldest unprocessed event for this transaction, skipping ones others hold."""
+    query = (
+        select(Event)
+        .where(Event.processed_at.is_(None))
+        .order_by(Event.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalars(query).first()
+
+
+def cancel_waiting_jobs(session: Session, event: Event, now: datetime) -> int:
+    """Cancel jobs of the same server still waiting, whose rule names this event in `cancel_on`."""
+    if not event.server_id:
+        return 0
+    waiting = session.scalars(
+        select(ActionJob)
+        .where(ActionJob.server_id == event.server_id)
+        .where(ActionJob.status.in_(CLAIMABLE))
+        .where(ActionJob.event_id < event.id)
+        .with_for_update()
+    ).all()
+    cancelled = 0
+    for job in waiting:
+        if event.name in (job.cancel_on or []):
+            job.status = CANCELLED
+            job.reason = f"cancelled by {event.name} event #{event.id} for the same server"
+            job.finished_at = now
+            cancelled += 1
+    return cancelled
+
+
+def _new_job(event: Event, rule: Rule, index: int, run_at: datetime, **fields: Any) -> ActionJob:
+    return ActionJob(
+        event_id=event.id,
+        rule=rule.name,
+        action_index=index,
+        idempotency_key=f"{event.id}:{rule.name}:{index}",
+        server_id=event.server_id,
+        cancel_on=list(rule.cancel_on),
+        dry_run=rule.dry_run,
+        on_failure=rule.on_failure,
+        blocked=index > 0,
+        run_at=run_at,
+        attempts=0,
+        **fields,
+    )
+
+
+def jobs_for_rule(
+    event: Event, rule: Rule, paused: RuleState | None, now: datetime
+) -> list[ActionJob]:
+    """Render every action of a matched rule into a job; a template error skips the job."""
+    fields = event.fields()
+    run_at = event.received_at + timedelta(seconds=rule.delay)
+    throttle_key: str | None = None
+    jobs: list[ActionJob] = []
+    problem: str | None = None
+    if rule.throttle is not None:
+        try:
+            throttle_key = render_throttle_key(rule.throttle, fields, rule=rule)[:255]
+        except TemplateError as exc:
+            problem = f"throttle key: {exc}"
+    if paused is not None and paused.paused:
+        problem = f"rule paused by {paused.updated_by or 'an operator'}"
+    for index, action in enumerate(rule.actions):
+        kind = action.kind
+        name = getattr(action, "action", kind)
+        common: dict[str, Any] = {"kind": kind, "action": name, "throttle_key": throttle_key}
+        if problem is None:
+            try:
+                rendered = render_action(action, fields, rule=rule)
+            except TemplateError as exc:
+                jobs.append(
+                    _new_job(
+                        event,
+                        rule,
+                        index,
+                        run_at,
+                        **common,
+                        status=SKIPPED,
+                        reason=f"template: {exc}",
+                        finished_at=now,
+                        params={},
+                        spec={},
+                    )
+                )
+                continue
+            spec = rendered.to_dict()
+            jobs.append(
+                _new_job(
+                    event,
+                    rule,
+                    index,
+                    run_at,
+                    **common,
+                    status=SCHEDULED,
+                    params=rendered.params,
+                    spec=spec,
+                    environment=(rendered.env or "default") if kind == "scalr" else None,
+                    max_attempts=rendered.max_attempts,
+                )
+            )
+        else:
+            jobs.append(
+                _new_job(
+                    event,
+                    rule,
+                    index,
+                    run_at,
+                    **common,
+                    status=SKIPPED,
+                    reason=problem,
+                    finished_at=now,
+                    params={},
+                    spec={},
+                )
+            )
+    return jobs
+
+
+def settle_blocked_chain(jobs: list[ActionJob], now: datetime) -> None:
+    """Apply `on_failure` at creation: a first action already skipped settles its followers."""
+    for previous, job in itertools.pairwise(jobs):
+        if previous.status in (SKIPPED, CANCELLED) and job.status == SCHEDULED:
+            if job.on_failure == "continue":
+                job.blocked = False
+            else:
+                job.status = SKIPPED
+                job.reason = (
+                    f"an earlier action of the rule ended {previous.status}: {previous.reason}"
+                )
+                job.finished_at = now
+
+
+def process_event(
+    session: Session, event: Event, ruleset: RuleSet, now: datetime
+) -> list[ActionJob]:
+    """Enrich, learn, cancel, match and create jobs for one claimed event (caller commits)."""
+    enrich_event(session, event)
+    observe_event(session, event, now)
+    cancelled = cancel_waiting_jobs(session, event, now)
+    fields = event.fields()
+    evaluations = [evaluate(rule, fields) for rule in ruleset.rules_for(event.name)]
+    states = {
+        s.name: s
+        for s in session.scalars(
+            select(RuleState).where(
+                RuleState.name.in_([e.rule_name for e in evaluations if e.matched])
+            )
+        )
+    }
+    existing = set(
+        session.scalars(select(ActionJob.idempotency_key).where(ActionJob.event_id == event.id))
+    )
+    created: list[ActionJob] = []
+    for evaluation in evaluations:
+        if not evaluation.matched:
+            continue
+        rule = ruleset.get(evaluation.rule_name)
+        assert rule is not None
+        jobs = [
+            j
+            for j in jobs_for_rule(event, rule, states.get(rule.name), now)
+            if j.idempotency_key not in existing
+        ]
+        settle_blocked_chain(jobs, now)
+        session.add_all(jobs)
+        created.extend(jobs)
+    event.evaluations = [e.to_dict() for e in evaluations]
+    event.rules_version = ruleset.version
+    event.processed_at = now
+    session.flush()
+    if created and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:c, '')"), {"c": JOBS_CHANNEL})
+    log.info(
+        "event %s %s matched %d of %d rules, %d jobs, %d cancelled",
+        event.id,
+        event.name,
+        sum(e.matched for e in evaluations),
+        len(evaluations),
+        len(created),
+        cancelled,
+    )
+    return created
