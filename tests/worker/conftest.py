@@ -102,20 +102,21 @@ def make_stack(
             "SCALR_SECRET_KEY": SECRET_KEY,
             "SCALR_ENV_ID": "3",
         }
-        config = Config.from_env(environ).with_overrides(
-            database_url=database_url,
-            instance_path=tmp_path / "instance",
-            testing=True,
-            secret_key="test",
-            ingest_token=INGEST_TOKEN,
-            rules_file=str(rules_path),
-            retry_base_seconds=0.01,
-            retry_cap_seconds=0.05,
-            worker_poll_seconds=0.05,
-            inventory_sync_seconds=0,
-            webhook_allowed_urls=("http://127.0.0.1:",),
-            **overrides,
-        )
+        settings: dict[str, Any] = {
+            "database_url": database_url,
+            "instance_path": tmp_path / "instance",
+            "testing": True,
+            "secret_key": "test",
+            "ingest_token": INGEST_TOKEN,
+            "rules_file": str(rules_path),
+            "retry_base_seconds": 0.01,
+            "retry_cap_seconds": 0.05,
+            "worker_poll_seconds": 0.05,
+            "inventory_sync_seconds": 0,
+            "webhook_allowed_urls": ("http://127.0.0.1:",),
+        }
+        settings.update(overrides)
+        config = Config.from_env(environ).with_overrides(**settings)
         app = create_app(config)
         opened.append(app)
         web = LifeguardServer(app).__enter__()
