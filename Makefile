@@ -21,7 +21,7 @@ setup: $(STAMP)
 run: setup
 	$(FLASK) demo init
 	$(FLASK) db upgrade
-	$(BIN)/honcho start -f Procfile.demo -e instance/demo.env
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile.demo -e instance/demo.env
 
 ## test: lint, type-check, then the suite on SQLite and (when TEST_DATABASE_URL is set) PostgreSQL
 test: setup lint test-sqlite test-postgres

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
 REAP_SECONDS = 5.0
 RULES_CHECK_SECONDS = 2.0
+SQLITE_POLL_SECONDS = 0.1
 
 
 class Listener:
@@ -56,7 +57,8 @@ class Listener:
         if seconds <= 0:
             return
         if self._conn is None:
-            time.sleep(seconds)
+            # SQLite has no NOTIFY; a poll of the partial index on a local file is cheap.
+            time.sleep(min(seconds, SQLITE_POLL_SECONDS))
             return
         for _ in self._conn.notifies(timeout=seconds, stop_after=1):
             break
