@@ -52,7 +52,7 @@ class PollOnly(loop.Listener):
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def run(database_url: str, events: int, wake: bool, workdir: Path) -> list[float]:
