@@ -1,0 +1,222 @@
+"""Render actions' templates against an event, and check templates at load.
+
+Every string in an action (params, nested too; url, headers, body, subject)
+is a template with `event` (the normalised fields) and `rule` (`name`,
+`description`) in scope. Rendered values stay strings; non-string values
+(`IncreaseMaxInstances: 0`) pass through unchanged. Keys are never rendered.
+
+At load, `template_problems` refuses syntax errors, names other than `event`,
+`rule` and the sandbox's globals, and `event.<field>` that is not a
+normalised field — so a typo is a load error, not a 3 a.m. render failure.
+At render, null fields are undefined: `{{ event.farm_role_id }}` on an event
+without a farm role raises `TemplateUndefinedError`; write
+`{{ event.farm_role_id | default('') }}` to opt in to a fallback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Template, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError, UndefinedError
+
+from app.rules.checker import suggest
+from app.rules.errors import (
+    TemplateError,
+    TemplateLimitError,
+    TemplateSecurityError,
+    TemplateUndefinedError,
+)
+from app.rules.model import EVENT_FIELDS, Action, EmailAction, Rule, ScalrAction, Throttle
+from app.rules.sandbox import MAX_OUTPUT, Fields, LifeguardSandbox, new_range_budget
+
+ENV = LifeguardSandbox()
+RULE_FIELDS = ("name", "description")
+_FORBIDDEN_STATEMENTS: dict[type[nodes.Node], str] = {
+    nodes.Assign: "set",
+    nodes.AssignBlock: "set",
+    nodes.Macro: "macro",
+    nodes.CallBlock: "call",
+    nodes.Include: "include",
+    nodes.Import: "import",
+    nodes.FromImport: "from ... import",
+    nodes.Extends: "extends",
+    nodes.Block: "block",
+}
+
+
+@dataclass(frozen=True)
+class RenderedAction:
+    """An action with every template rendered, ready to become a job."""
+
+    kind: str  # scalr | webhook | email
+    action: str  # the Scalr action, or "webhook" / "email"
+    params: dict[str, Any]
+    env: str | None = None
+    guard: str | None = None
+    retry_on_error: bool = False
+    max_attempts: int = 5
+    mutating: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the rendered action as a JSON-ready dict."""
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "params": self.params,
+            "env": self.env,
+            "guard": self.guard,
+            "retry_on_error": self.retry_on_error,
+            "max_attempts": self.max_attempts,
+            "mutating": self.mutating,
+        }
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_template(source: str) -> Template:
+    """Return the compiled template for `source` (cached)."""
+    return ENV.from_string(source)
+
+
+@functools.lru_cache(maxsize=4096)
+def template_problems(source: str) -> tuple[str, ...]:
+    """Return what is wrong with the template `source`, checked without an event."""
+    if "{" not in source:
+        return ()  # plain text: nothing to check
+    try:
+        tree = ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        where = f" (template line {exc.lineno})" if "\n" in source.strip() else ""
+        return (f"template syntax error{where}: {exc.message}",)
+    problems = []
+    statements = {
+        _FORBIDDEN_STATEMENTS[type(node)] for node in tree.find_all(tuple(_FORBIDDEN_STATEMENTS))
+    }
+    for word in sorted(statements):
+        problems.append(f"template statement `{word}` is not allowed in rules")
+    if any(node.attr.startswith("_") for node in tree.find_all(nodes.Getattr)):
+        problems.append("attributes starting with `_` are not allowed in templates")
+    allowed = {"event", "rule", *ENV.globals}
+    for name in sorted(meta.find_undeclared_variables(tree) - allowed):
+        problems.append(f"unknown name {name!r} in template{suggest(name, ['event', 'rule'])}")
+    for scope, attr in _attributes(tree):
+        fields = EVENT_FIELDS if scope == "event" else RULE_FIELDS
+        if attr not in fields:
+            problems.append(f"{scope} has no field {attr!r}{suggest(attr, fields)}")
+    return tuple(problems)
+
+
+def _attributes(tree: nodes.Template) -> list[tuple[str, str]]:
+    """Return the (`event` or `rule`, field) pairs the template reads by constant name."""
+    found = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node  # type: ignore[attr-defined]
+        if not isinstance(target, nodes.Name) or target.name not in {"event", "rule"}:
+            continue
+        if isinstance(node, nodes.Getattr):
+            found.append((target.name, node.attr))
+        elif isinstance(node, nodes.Getitem):
+            key = node.arg
+            if isinstance(key, nodes.Const) and isinstance(key.value, str):
+                found.append((target.name, key.value))
+    return found
+
+
+def template_context(event: Mapping[str, Any], rule: Rule | None = None) -> dict[str, Any]:
+    """Return the template context for `event`: null fields are left out (undefined)."""
+    known = {name: event.get(name) for name in EVENT_FIELDS}
+    extra = {k: v for k, v in event.items() if k not in known}
+    context: dict[str, Any] = {"event": Fields({**extra, **known}, "event")}
+    rule_fields = {"name": rule.name, "description": rule.description} if rule else {}
+    context["rule"] = Fields(rule_fields, "rule", nulls=() if rule else RULE_FIELDS)
+    return context
+
+
+def render_string(source: str, context: Mapping[str, Any]) -> str:
+    """Render one template string, capping its output and turning every failure into ours."""
+    new_range_budget()
+    parts: list[str] = []
+    size = 0
+    try:
+        for chunk in compile_template(source).generate(context):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise TemplateLimitError(f"output is larger than {MAX_OUTPUT} characters")
+            parts.append(chunk)
+    except TemplateError:
+        raise
+    except SecurityError as exc:
+        raise TemplateSecurityError(f"refused by the sandbox: {exc}") from None
+    except UndefinedError as exc:
+        raise TemplateUndefinedError("?", str(exc)) from None
+    except (OverflowError, MemoryError, RecursionError) as exc:
+        raise TemplateLimitError(f"template too expensive: {exc!r}") from None
+    except Exception as exc:  # a template bug (TypeError, ZeroDivisionError, ...)
+        raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
+    return "".join(parts)
+
+
+def render_value(value: Any, context: Mapping[str, Any], path: str) -> Any:
+    """Render every string inside `value` (mappings and lists too), keeping its shape."""
+    try:
+        if isinstance(value, str):
+            return render_string(value, context)
+    except TemplateError as exc:
+        raise exc.at(path) from None
+    if isinstance(value, Mapping):
+        return {k: render_value(v, context, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [render_value(v, context, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def render_action(
+    action: Action, event: Mapping[str, Any], *, rule: Rule | None = None
+) -> RenderedAction:
+    """Render `action` for `event`; raise a `TemplateError` subclass naming the failing part."""
+    context = template_context(event, rule)
+    attempts, mutating = action.max_attempts, action.mutating
+    if isinstance(action, ScalrAction):
+        return RenderedAction(
+            kind="scalr",
+            action=action.action,
+            params=render_value(dict(action.params), context, "params"),
+            env=action.env,
+            guard=action.guard,
+            retry_on_error=action.retry_on_error,
+            max_attempts=attempts,
+            mutating=mutating,
+        )
+    if isinstance(action, EmailAction):
+        params = {
+            "to": list(action.to),
+            "subject": render_value(action.subject, context, "subject"),
+            "body": render_value(action.body, context, "body"),
+        }
+        return RenderedAction(kind="email", action="email", params=params, max_attempts=attempts)
+    url = render_value(action.url, context, "url")
+    if not url.startswith(("http://", "https://")):
+        raise TemplateError(f"rendered URL {url[:200]!r} is not http(s)", "url")
+    params = {
+        "url": url,
+        "method": action.method,
+        "headers": render_value(dict(action.headers), context, "headers"),
+        "timeout": action.timeout,
+    }
+    if isinstance(action.body, str):
+        params["body"] = render_value(action.body, context, "body")
+    elif action.body is not None:
+        params["json"] = render_value(action.body, context, "body")
+    return RenderedAction(kind="webhook", action="webhook", params=params, max_attempts=attempts)
+
+
+def render_throttle_key(
+    throttle: Throttle, event: Mapping[str, Any], *, rule: Rule | None = None
+) -> str:
+    """Render the throttle bucket key of `event` (the worker counts jobs per rule and key)."""
+    if not throttle.key:
+        return ""
+    return str(render_value(throttle.key, template_context(event, rule), "throttle.key"))
