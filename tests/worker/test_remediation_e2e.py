@@ -265,3 +265,39 @@ rules:
     assert "not found" in first.error
     assert second.status == "skipped" and "on_failure is stop" in second.reason
     assert launches(stack) == []
+
+
+def test_storm_of_50_stops_at_the_budget_and_opens_the_breaker(make_stack):
+    stack = make_stack(
+        rules(extra='throttle: {key: "{{ event.farm_role_id }}", max: 10, per: 1h}'), budget_max=4
+    )
+    for i in range(50):
+        host_down(stack, f"00000000-0000-4000-8000-{i:012d}", "&farm_role_id=1978")
+    stack.drain(
+        until=lambda: len(stack.jobs()) == 50 and all(j.finished_at for j in stack.jobs()),
+        timeout=30,
+    )
+    jobs = stack.jobs()
+    assert [j.status for j in jobs].count("succeeded") == 4
+    reasons = [j.reason for j in jobs if j.status == "skipped"]
+    assert len(reasons) == 46
+    assert sum(r.startswith("budget spent") for r in reasons) == 1
+    assert (
+        sum(r.startswith("remediation breaker of environment 'default' is open") for r in reasons)
+        == 45
+    )
+    assert len(launches(stack)) == 4
+    with stack.factory() as session:
+        assert session.get(Breaker, "default").is_open
+
+
+def test_replaying_an_event_makes_no_second_job(make_stack):
+    stack = make_stack(rules())
+    event_id = host_down(stack, "5bbd72c5-908c-4535-a7ec-2fbf56486ff3", "&farm_role_id=1978")
+    stack.drain()
+    assert len(stack.jobs()) == 1
+    with transaction(stack.factory) as session:
+        session.get(Event, event_id).processed_at = None
+    stack.drain()
+    assert len(stack.jobs()) == 1
+    assert len(launches(stack)) == 1
