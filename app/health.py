@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -14,10 +16,15 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
+from app.config import Config
 from app.db import utcnow
 from app.models.event import Event
 from app.models.job import STATUSES, ActionJob
 from app.models.ops import WorkerHeartbeat
+from app.scalr.client import ScalrClient
+from app.scalr.environments import load_environments
+from app.scalr.errors import ScalrConfigError, ScalrError
+from app.scalr.ratelimit import DatabaseRateLimiter
 
 bp = Blueprint("health", __name__)
 
@@ -110,3 +117,32 @@ def metrics() -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(current_app.extensions["lifeguard.session_factory"]))
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
+
+
+def scalr_checks(config: Config, factory: sessionmaker[Session]) -> list[dict[str, Any]]:
+    """Call `Hello` on every configured Scalr environment, with a short timeout."""
+    try:
+        environments = load_environments(config.environ)
+    except ScalrConfigError as exc:
+        return [{"name": "(configuration)", "ok": False, "detail": str(exc)}]
+    results = []
+    for name, env in environments.items():
+        quick = dataclasses.replace(env, timeout_seconds=min(env.timeout_seconds, 3.0))
+        started = time.monotonic()
+        try:
+            with ScalrClient(quick, rate_limiter=DatabaseRateLimiter(factory)) as client:
+                answer = client.hello()
+            detail = f"Hello answered in {(time.monotonic() - started) * 1000:.0f} ms"
+            results.append(
+                {
+                    "name": name,
+                    "ok": True,
+                    "detail": detail,
+                    "transaction_id": answer.transaction_id,
+                }
+            )
+        except ScalrError as exc:
+            results.append(
+                {"name": name, "ok": False, "detail": f"{type(exc).__name__}: {exc.message}"}
+            )
+    return results

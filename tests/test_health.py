@@ -5,6 +5,7 @@ from __future__ import annotations
 from app import migrate
 from app.db import make_engine
 from tests.factories import gen_event
+from tests.scalr.conftest import sim, sim_state  # noqa: F401  (fixtures)
 
 
 def test_healthz(client):
@@ -47,3 +48,25 @@ def test_metrics_in_prometheus_format(client, db_session):
     text = response.get_data(as_text=True)
     assert "lifeguard_events_unprocessed 1.0" in text
     assert 'lifeguard_action_jobs{status="dead"} 0.0' in text
+
+
+def test_scalr_checks_against_the_simulator_and_a_dead_endpoint(make_app, sim):
+    from tests.scalr.conftest import KEY_ID, SECRET_KEY
+
+    environ = {
+        "SCALR_API_URL": sim.url,
+        "SCALR_KEY_ID": KEY_ID,
+        "SCALR_SECRET_KEY": SECRET_KEY,
+        "SCALR_ENV_ID": "3",
+    }
+    app = make_app(environ=environ)
+    [check] = app.extensions["lifeguard.scalr_check"]()
+    assert check["name"] == "default" and check["ok"] is True, check
+    dead = make_app(environ=dict(environ, SCALR_API_URL="http://127.0.0.1:9/api/api.php"))
+    [check] = dead.extensions["lifeguard.scalr_check"]()
+    assert check["ok"] is False and "ScalrTransportError" in check["detail"]
+    assert SECRET_KEY not in repr(check)
+
+
+def test_scalr_checks_without_configuration(app):
+    assert app.extensions["lifeguard.scalr_check"]() == []
