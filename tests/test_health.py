@@ -50,7 +50,7 @@ def test_metrics_in_prometheus_format(client, db_session):
     assert 'lifeguard_action_jobs{status="dead"} 0.0' in text
 
 
-def test_scalr_checks_against_the_simulator_and_a_dead_endpoint(make_app, sim):
+def test_scalr_checks_against_the_simulator_and_a_dead_endpoint(make_app, sim):  # noqa: F811
     from tests.scalr.conftest import KEY_ID, SECRET_KEY
 
     environ = {
