@@ -1,5 +1,20 @@
 """Every model, imported so that `Base.metadata` knows all tables."""
 
 from app.db import Base
+from app.models.event import Event
+from app.models.inventory import Server
+from app.models.job import ActionJob, JobAttempt
+from app.models.ops import Breaker, RuleState, WorkerHeartbeat
+from app.models.scalr import ScalrApiUsage
 
-__all__ = ["Base"]
+__all__ = [
+    "ActionJob",
+    "Base",
+    "Breaker",
+    "Event",
+    "JobAttempt",
+    "RuleState",
+    "ScalrApiUsage",
+    "Server",
+    "WorkerHeartbeat",
+]

@@ -88,3 +88,29 @@ MUTATING_ACTIONS = frozenset(
 def is_known_action(name: str) -> bool:
     """Say whether `name` is an action of the Query API 2.x (case as Scalr documents it)."""
     return name in ACTIONS
+
+
+# Parameters that Scalr reads with PHP truthiness, where "false" is true (protocol 4):
+# the client always sends them as "1" or "0".
+FLAG_PARAMS = frozenset(
+    {
+        "IncreaseMaxInstances",
+        "DecreaseMinInstancesSetting",
+        "KeepEBS",
+        "KeepEIP",
+        "KeepDNSZone",
+        "Async",
+        "ShowContent",
+        "EnableSSL",
+    }
+)
+
+# Parameters the client sets itself on every call (protocol 3.2).
+COMMON_PARAMS = frozenset(
+    {"Action", "Version", "AuthVersion", "EnvID", "KeyID", "TimeStamp", "Timestamp", "Signature"}
+)
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """Turn "2.3.0" into (2, 3, 0) for comparison."""
+    return tuple(int(part) for part in version.split("."))

@@ -1,0 +1,235 @@
+"""The Scalr Query API 2.x client: sign, send, read the answer, raise typed errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote_plus
+
+import requests
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import utcnow
+from app.scalr.actions import ACTIONS, COMMON_PARAMS, FLAG_PARAMS, version_tuple
+from app.scalr.environments import ScalrEnvironment, load_environments
+from app.scalr.errors import (
+    ScalrActionNotSupported,
+    ScalrConfigError,
+    ScalrError,
+    ScalrLaunchFailed,
+    ScalrTransportError,
+)
+from app.scalr.ratelimit import DatabaseRateLimiter, RateLimiter, seconds_to_next_window
+from app.scalr.responses import ScalrResponse, parse_response
+from app.scalr.signing import format_timestamp, redact, signed_params
+from app.scalr.typed import TypedActionsMixin
+
+log = logging.getLogger(__name__)
+
+_TRUE_WORDS = {"1", "true", "yes", "on"}
+_FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class _RedactSignatures(logging.Filter):
+    """Strip Signature values from urllib3's request lines (a GET carries it in the URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def _install_log_redaction() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactSignatures) for f in logger.filters):
+        logger.addFilter(_RedactSignatures())
+
+
+_install_log_redaction()
+
+
+def encode_flag(name: str, value: Any) -> str:
+    """Return "1" or "0" for a flag; PHP reads the string "false" as true (protocol 4)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int) and value in (0, 1):
+        return str(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS:
+        return "1"
+    if isinstance(value, str) and value.strip().lower() in _FALSE_WORDS:
+        return "0"
+    raise ScalrActionNotSupported(f"parameter {name} is a flag; give true/false or 1/0")
+
+
+def _scalar(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise ScalrActionNotSupported(f"parameter {name} has an unsupported type {type(value)!r}")
+
+
+def encode_params(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Flatten action parameters for the wire: flags as 1/0, dicts as Name[key]=value."""
+    fields: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if name in COMMON_PARAMS:
+            raise ScalrActionNotSupported(f"parameter {name} is set by the client itself")
+        if value is None:
+            continue
+        if name in FLAG_PARAMS:
+            fields.append((name, encode_flag(name, value)))
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                fields.append((f"{name}[{key}]", _scalar(f"{name}[{key}]", item)))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                fields.append((f"{name}[{index}]", _scalar(f"{name}[{index}]", item)))
+        else:
+            fields.append((name, _scalar(name, value)))
+    return fields
+
+
+class ScalrClient(TypedActionsMixin):
+    """Call one Scalr environment's Query API; thread-safe if the session is."""
+
+    def __init__(
+        self,
+        environment: ScalrEnvironment,
+        session: requests.Session | None = None,
+        rate_limiter: RateLimiter | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.environment = environment
+        self._own_session = session is None
+        self.session = session if session is not None else requests.Session()
+        self.rate_limiter = rate_limiter
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"ScalrClient({self.environment!r})"
+
+    def close(self) -> None:
+        """Close the HTTP session if this client opened it."""
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self) -> ScalrClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def check_action(self, action: str) -> None:
+        """Refuse an action this client must not send, before anything goes out."""
+        needed = ACTIONS.get(action)
+        if needed is None:
+            raise ScalrActionNotSupported(
+                f"{action!r} is not an action of the Scalr Query API 2.x", action=action
+            )
+        version = self.environment.version
+        if version_tuple(version) < version_tuple(needed):
+            raise ScalrActionNotSupported(
+                f"{action} needs API Version {needed} or newer; environment "
+                f"{self.environment.name!r} is configured for {version}",
+                action=action,
+            )
+
+    def call(self, action: str, /, *, method: str = "POST", **params: Any) -> ScalrResponse:
+        """Perform one action and return the parsed answer; raise a ScalrError otherwise."""
+        self.check_action(action)
+        method = method.upper()
+        if method not in ("GET", "POST"):
+            raise ScalrActionNotSupported(f"method must be GET or POST, not {method}")
+        fields = encode_params(params)
+        started = time.monotonic()
+        outcome = "ok"
+        transaction_id: str | None = None
+        try:
+            if self.rate_limiter is not None:
+                self.rate_limiter.reserve(self.environment, action=action)
+            response = self._send(action, method, fields)
+            transaction_id = response.transaction_id
+            if action == "ServerLaunch" and not response.get("ServerID"):
+                raise ScalrLaunchFailed(
+                    "ServerLaunch answered an empty ServerID: Scalr could not launch the "
+                    "server in the cloud (see the farm's logs at Scalr)",
+                    transaction_id=transaction_id,
+                    action=action,
+                )
+            return response
+        except ScalrError as exc:
+            outcome = type(exc).__name__
+            transaction_id = getattr(exc, "transaction_id", transaction_id)
+            raise
+        finally:
+            log.info(
+                "scalr call %s env=%s method=%s outcome=%s duration=%.3fs transaction_id=%s",
+                action,
+                self.environment.name,
+                method,
+                outcome,
+                time.monotonic() - started,
+                transaction_id,
+            )
+
+    def _send(self, action: str, method: str, fields: list[tuple[str, str]]) -> ScalrResponse:
+        env = self.environment
+        wire = signed_params(
+            action=action,
+            version=env.version,
+            key_id=env.key_id,
+            secret_key=env.secret_key,
+            timestamp=format_timestamp(self.clock()),
+            env_id=env.env_id,
+            params=fields,
+        )
+        signature = wire[-1][1]
+        timeout = (env.timeout_seconds, env.timeout_seconds)
+        try:
+            if method == "GET":
+                answer = self.session.get(env.api_url, params=wire, timeout=timeout)
+            else:
+                answer = self.session.post(env.api_url, data=wire, timeout=timeout)
+            with answer:
+                status, body = answer.status_code, answer.content
+        except requests.Timeout:
+            raise ScalrTransportError(
+                f"no answer from Scalr within {env.timeout_seconds:g}s", action=action
+            ) from None
+        except requests.RequestException as exc:
+            # requests puts the whole URL, Signature included, into its messages.
+            detail = redact(str(exc), signature, quote_plus(signature), env.secret_key)
+            raise ScalrTransportError(
+                f"{type(exc).__name__} calling Scalr: {detail}", action=action
+            ) from None
+        return parse_response(
+            status,
+            body,
+            action=action,
+            version=env.version,
+            retry_after_seconds=seconds_to_next_window(self.clock()),
+        )
+
+
+def build_client(
+    name: str,
+    environ: Mapping[str, str],
+    session_factory: sessionmaker[Session] | None = None,
+    *,
+    session: requests.Session | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> ScalrClient:
+    """Build a client for a named environment, rate-limited in the database given a factory."""
+    environments = load_environments(environ)
+    if name not in environments:
+        known = ", ".join(sorted(environments)) or "none configured"
+        raise ScalrConfigError(f"no Scalr environment named {name!r} (known: {known})")
+    limiter = DatabaseRateLimiter(session_factory, clock) if session_factory else None
+    return ScalrClient(environments[name], session=session, rate_limiter=limiter, clock=clock)
