@@ -20,7 +20,7 @@ from app.rules.model import GUARDS, Action, EmailAction, ScalrAction, WebhookAct
 from app.rules.operators import SCALAR_TYPES, type_name
 from app.rules.templating import template_problems
 from app.rules.yamlsource import child, item
-from app.scalr.actions import ACTIONS
+from app.scalr.actions import ACTIONS, COMMON_PARAMS, REQUIRED_PARAMS
 
 KINDS = ("scalr", "webhook", "email")
 _KEYS = {
@@ -28,9 +28,6 @@ _KEYS = {
     "webhook": ("webhook", "method", "headers", "body", "timeout", "max_attempts"),
     "email": ("email", "subject", "body", "max_attempts"),
 }
-CLIENT_PARAMS = frozenset(
-    {"Action", "Version", "KeyID", "Timestamp", "TimeStamp", "Signature", "AuthVersion", "EnvID"}
-)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 DEFAULT_SUBJECT = (
@@ -95,7 +92,7 @@ def _scalr(check: Checker, mapping: dict[str, Any], path: str, attempts: int) ->
         name = None
     params = check.get(mapping, "params", path, dict, {})
     for key, value in params.items():
-        if key in CLIENT_PARAMS:
+        if key in COMMON_PARAMS:
             check.error(
                 child(child(path, "params"), key),
                 f"{key} is set by the Scalr client" + (" (use env:)" if key == "EnvID" else ""),
@@ -103,6 +100,11 @@ def _scalr(check: Checker, mapping: dict[str, Any], path: str, attempts: int) ->
         elif not isinstance(value, (*SCALAR_TYPES, dict, list)):
             check.error(child(child(path, "params"), key), f"unsupported value {type_name(value)}")
     check_templates(check, params, child(path, "params"))
+    missing = [p for p in REQUIRED_PARAMS.get(name or "", ()) if p not in params]
+    if missing:
+        where = child(path, "params") if "params" in mapping else child(path, "scalr")
+        names = ", ".join(missing)
+        check.error(where, f"{name} needs {names} (Scalr answers 'Missing required parameter')")
     guard = check.get(mapping, "guard", path, str, None)
     if guard is not None and guard not in GUARDS:
         check.error(child(path, "guard"), f"unknown guard {guard!r}{suggest(guard, GUARDS)}")

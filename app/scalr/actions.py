@@ -114,3 +114,42 @@ COMMON_PARAMS = frozenset(
 def version_tuple(version: str) -> tuple[int, ...]:
     """Turn "2.3.0" into (2, 3, 0) for comparison."""
     return tuple(int(part) for part in version.split("."))
+
+
+# Parameters each action cannot do without ("req" in scalr-protocol.md section 4;
+# Scalr answers "Missing required parameter 'X'" otherwise). FarmTerminate needs
+# all four, a known trap.
+REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
+    "ServerLaunch": ("FarmRoleID",),
+    "ServerTerminate": ("ServerID",),
+    "ServerReboot": ("ServerID",),
+    "ServerImageCreate": ("ServerID", "RoleName"),
+    "BundleTaskGetStatus": ("BundleTaskID",),
+    "ServerGetExtendedInformation": ("ServerID",),
+    "FarmGetDetails": ("FarmID",),
+    "FarmLaunch": ("FarmID",),
+    "FarmTerminate": ("FarmID", "KeepEBS", "KeepEIP", "KeepDNSZone"),
+    "FarmGetStats": ("FarmID",),
+    "FarmClone": ("FarmID",),
+    "FarmGetDnsEndpoints": ("FarmID",),
+    "FarmRoleParametersList": ("FarmRoleID",),
+    "FarmRoleUpdateParameterValue": ("FarmRoleID", "ParamName", "ParamValue"),
+    "FireCustomEvent": ("ServerID", "EventName"),
+    "ScriptGetDetails": ("ScriptID",),
+    "ScriptExecute": ("ScriptID", "Timeout", "Async", "FarmID"),
+    "EventsList": ("FarmID",),
+    "LogsList": ("FarmID",),
+    "ScriptingLogsList": ("FarmID",),
+    "GlobalVariableSet": ("ParamName", "ParamValue"),
+    "StatisticsGetGraphURL": ("ObjectType", "ObjectID", "WatcherName", "GraphType"),
+    "DNSZoneCreate": ("DomainName",),
+    "DNSZoneRecordsList": ("ZoneName",),
+    "DNSZoneRecordAdd": ("ZoneName", "Type", "TTL", "Name", "Value"),
+    "DNSZoneRecordRemove": ("ZoneName", "RecordID"),
+    "ApacheVhostCreate": ("DomainName", "FarmID", "FarmRoleID", "DocumentRootDir", "EnableSSL"),
+    "DmSourceCreate": ("Type", "URL"),
+    "DmApplicationCreate": ("Name", "SourceID"),
+    "DmApplicationDeploy": ("ApplicationID", "FarmRoleID", "RemotePath"),
+    "DmDeploymentTaskGetLog": ("DeploymentTaskID",),
+    "DmDeploymentTaskGetStatus": ("DeploymentTaskID",),
+}
