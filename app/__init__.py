@@ -10,6 +10,7 @@ from flask import Flask
 
 from app.config import PROJECT_ROOT, Config
 from app.db import make_engine, make_session_factory
+from app.health import scalr_checks
 from app.logging_setup import configure_logging
 from app.rules.store import RulesStore
 
@@ -36,6 +37,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["lifeguard.session_factory"] = make_session_factory(engine)
 
     app.extensions["lifeguard.rules"] = make_rules_store(config)
+    factory = app.extensions["lifeguard.session_factory"]
+    app.extensions["lifeguard.scalr_check"] = lambda: scalr_checks(config, factory)
 
     register_blueprints(app)
     register_errorhandlers(app)
