@@ -92,57 +92,41 @@ def jobs_for_rule(
         problem = f"rule paused by {paused.updated_by or 'an operator'}"
     for index, action in enumerate(rule.actions):
         kind = action.kind
-        name = getattr(action, "action", kind)
-        common: dict[str, Any] = {"kind": kind, "action": name, "throttle_key": throttle_key}
-        if problem is None:
+        common: dict[str, Any] = {
+            "kind": kind,
+            "action": getattr(action, "action", kind),
+            "throttle_key": throttle_key,
+        }
+        reason = problem
+        if reason is None:
             try:
                 rendered = render_action(action, fields, rule=rule)
             except TemplateError as exc:
-                jobs.append(
-                    _new_job(
-                        event,
-                        rule,
-                        index,
-                        run_at,
-                        **common,
-                        status=SKIPPED,
-                        reason=f"template: {exc}",
-                        finished_at=now,
-                        params={},
-                        spec={},
-                    )
-                )
-                continue
-            spec = rendered.to_dict()
-            jobs.append(
-                _new_job(
-                    event,
-                    rule,
-                    index,
-                    run_at,
-                    **common,
-                    status=SCHEDULED,
-                    params=rendered.params,
-                    spec=spec,
-                    environment=(rendered.env or "default") if kind == "scalr" else None,
-                    max_attempts=rendered.max_attempts,
-                )
+                reason = f"template: {exc}"
+        if reason is not None:
+            skipped = {
+                "status": SKIPPED,
+                "reason": reason,
+                "finished_at": now,
+                "params": {},
+                "spec": {},
+            }
+            jobs.append(_new_job(event, rule, index, run_at, **common, **skipped))
+            continue
+        jobs.append(
+            _new_job(
+                event,
+                rule,
+                index,
+                run_at,
+                **common,
+                status=SCHEDULED,
+                params=rendered.params,
+                spec=rendered.to_dict(),
+                environment=(rendered.env or "default") if kind == "scalr" else None,
+                max_attempts=rendered.max_attempts,
             )
-        else:
-            jobs.append(
-                _new_job(
-                    event,
-                    rule,
-                    index,
-                    run_at,
-                    **common,
-                    status=SKIPPED,
-                    reason=problem,
-                    finished_at=now,
-                    params={},
-                    spec={},
-                )
-            )
+        )
     return jobs
 
 
