@@ -54,6 +54,7 @@ def test_filters(client, db_session):
     gen_event(db_session, name="HostDown", farm_id=1439)
     gen_event(db_session, name="HostUp", farm_id=1439, server_id="other")
     gen_event(db_session, name="HostDown", farm_id=7)
+
     def names(query: str) -> list[str]:
         items = client.get(f"/api/v1/events?{query}", headers=AUTH).get_json()["items"]
         return [i["name"] for i in items]
