@@ -45,5 +45,11 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## bench: time the dashboard over a big events table (BENCH_EVENTS=1000000; BENCH_DATABASE_URL for
+## PostgreSQL) and the worker's event-to-Scalr-call latency against a polling baseline
+bench: setup
+	$(BIN)/python bench/bench_dashboard.py
+	$(BIN)/python -m bench.worker_latency $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -73,6 +73,7 @@ def make_rules_store(config: Config) -> RulesStore:
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
     from app.api import bp as api_bp
+    from app.dashboard import bp as dashboard_bp
     from app.health import bp as health_bp
     from app.ingest.routes import bp as ingest_bp
     from app.web import init_request_session
@@ -81,6 +82,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ingest_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(dashboard_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

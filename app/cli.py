@@ -108,11 +108,13 @@ def demo_init(port: int, sim_port: int) -> None:
 
 def register(app: Flask) -> None:
     """Attach every command group to `app`."""
+    from app.dashboard.cli import seed_events_command
     from app.rules.cli import rules_cli
     from app.scalr.cli import scalr_cli
     from app.worker.cli import worker_command
     from simulator.cli import scalr_sim_command
 
+    demo_cli.add_command(seed_events_command)
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(rules_cli)

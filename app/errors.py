@@ -26,8 +26,9 @@ class APIError(Exception):
 def wants_json() -> bool:
     """Say whether this request is on a path that answers JSON."""
     path = request.path
-    if path == "/events" and request.method == "GET":
-        return False  # the dashboard's events page
+    if path == "/events" or path.startswith("/events/"):
+        # GET /events and /events/<id> are dashboard pages; other methods on /events are ingest.
+        return path == "/events" and request.method not in ("GET", "HEAD")
     return path.startswith(JSON_PREFIXES)
 
 

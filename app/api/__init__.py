@@ -30,4 +30,11 @@ def _require_token() -> None:
         raise APIError(401, "bad_token", "The API token is not valid.")
 
 
-from app.api import events  # noqa: E402, F401  (routes register on bp)
+from app.api import (  # noqa: E402, F401  (routes register on bp)
+    actions,
+    events,
+    explanations,
+    openapi,
+    rules,
+    servers,
+)

@@ -51,6 +51,8 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_name_received_at", "name", "received_at"),
         Index("ix_events_received_at", "received_at"),
+        # The dashboard's events list by type, newest first: read in id order, stop at a page.
+        Index("ix_events_name_id", "name", "id"),
         # The matcher's queue: only unprocessed rows are in this index.
         Index(
             "ix_events_unprocessed",

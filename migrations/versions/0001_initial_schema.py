@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 16:14:11.605806
+Create Date: 2026-11-28 16:35:21.422495
 """
 
 from collections.abc import Sequence
@@ -80,6 +80,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_events_farm_id"), ["farm_id"], unique=False)
+        batch_op.create_index("ix_events_name_id", ["name", "id"], unique=False)
         batch_op.create_index("ix_events_name_received_at", ["name", "received_at"], unique=False)
         batch_op.create_index("ix_events_received_at", ["received_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_events_server_id"), ["server_id"], unique=False)
@@ -304,6 +305,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_events_server_id"))
         batch_op.drop_index("ix_events_received_at")
         batch_op.drop_index("ix_events_name_received_at")
+        batch_op.drop_index("ix_events_name_id")
         batch_op.drop_index(batch_op.f("ix_events_farm_id"))
 
     op.drop_table("events")

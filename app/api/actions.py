@@ -1,0 +1,118 @@
+"""GET /api/v1/actions, /api/v1/actions/<id>; POST /api/v1/actions/<id>/retry|cancel|run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from app.api import bp
+from app.api.pagination import encode_cursor, read_after, read_limit
+from app.dashboard.jobs import JobFilters, apply_control, get_job, list_jobs
+from app.dashboard.redact import redact_params
+from app.errors import APIError
+from app.models.job import ActionJob, JobAttempt
+from app.web import get_session
+from app.worker.control import ControlError
+
+
+def _stamp(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def attempt_json(attempt: JobAttempt) -> dict[str, Any]:
+    """Serialise one try of a job."""
+    return {
+        "number": attempt.number,
+        "worker": attempt.worker,
+        "started_at": _stamp(attempt.started_at),
+        "finished_at": _stamp(attempt.finished_at),
+        "duration_ms": attempt.duration_ms,
+        "outcome": attempt.outcome,
+        "transaction_id": attempt.transaction_id,
+        "error": attempt.error,
+    }
+
+
+def job_json(job: ActionJob, attempts: bool = False) -> dict[str, Any]:
+    """Serialise an action job with the fields DESIGN.md names (plus a few of ours)."""
+    body: dict[str, Any] = {
+        "id": job.id,
+        "event_id": job.event_id,
+        "rule": job.rule,
+        "action_index": job.action_index,
+        "kind": job.kind,
+        "action": job.action,
+        "params": redact_params(job.params or {}),
+        "status": job.status,
+        "reason": job.reason,
+        "attempts": job.attempts,
+        "run_at": _stamp(job.run_at),
+        "started_at": _stamp(job.started_at),
+        "finished_at": _stamp(job.finished_at),
+        "transaction_id": job.transaction_id,
+        "result": redact_params(job.result),
+        "error": job.error,
+        "environment": job.environment,
+        "server_id": job.server_id,
+        "dry_run": job.dry_run,
+        "max_attempts": job.max_attempts,
+        "blocked": job.blocked,
+    }
+    if attempts:
+        body["attempt_log"] = [attempt_json(a) for a in job.attempt_log]
+    return body
+
+
+def _int_filter(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise APIError(400, "invalid_filter", f"{name} must be a whole number.")
+    return int(raw)
+
+
+@bp.get("/actions")
+def list_actions() -> Response:
+    """List action jobs newest first; filter by status, rule, server_id, event_id."""
+    limit = read_limit(request.args)
+    filters = JobFilters(
+        status=request.args.get("status", ""),
+        rule=request.args.get("rule", ""),
+        server_id=request.args.get("server_id", ""),
+        event_id=_int_filter("event_id"),
+    )
+    if problems := filters.problems():
+        raise APIError(400, "invalid_filter", problems[0])
+    jobs, next_before = list_jobs(get_session(), filters, read_after(request.args), limit)
+    return jsonify(
+        items=[job_json(j) for j in jobs],
+        next_cursor=encode_cursor(next_before) if next_before else None,
+    )
+
+
+def _job_or_404(job_id: int) -> ActionJob:
+    job = get_job(get_session(), job_id)
+    if job is None:
+        raise APIError(404, "not_found", f"No action job {job_id}.")
+    return job
+
+
+@bp.get("/actions/<int:job_id>")
+def get_action(job_id: int) -> Response:
+    """Return one job with every attempt."""
+    return jsonify(job_json(_job_or_404(job_id), attempts=True))
+
+
+@bp.post("/actions/<int:job_id>/<any(retry, cancel, run):operation>")
+def control_action(job_id: int, operation: str) -> Response:
+    """Retry a dead job, cancel a waiting one, or make a scheduled one due now."""
+    _job_or_404(job_id)
+    session = get_session()
+    try:
+        job = apply_control(session, job_id, operation, "api")
+    except ControlError as exc:
+        session.rollback()
+        raise APIError(409, exc.code, exc.message) from None
+    return jsonify(job_json(_job_or_404(job.id), attempts=True))

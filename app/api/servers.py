@@ -1,0 +1,88 @@
+"""GET /api/v1/servers and /api/v1/servers/<id> with its timeline."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from flask import Response, jsonify, request
+from sqlalchemy import select
+
+from app.api import bp
+from app.api.pagination import read_limit
+from app.dashboard.timeline import find_server, server_timeline
+from app.errors import APIError
+from app.models.inventory import Server
+from app.web import get_session
+
+
+def server_json(server: Server) -> dict[str, Any]:
+    """Serialise one inventory row."""
+    return {
+        "server_id": server.server_id,
+        "farm_id": server.farm_id,
+        "farm_role_id": server.farm_role_id,
+        "role_name": server.role_name,
+        "env_id": server.env_id,
+        "environment": server.environment,
+        "public_ip": server.public_ip,
+        "internal_ip": server.internal_ip,
+        "status": server.status,
+        "source": server.source,
+        "first_seen_at": server.first_seen_at.isoformat() if server.first_seen_at else None,
+        "last_seen_at": server.last_seen_at.isoformat() if server.last_seen_at else None,
+        "last_event_id": server.last_event_id,
+    }
+
+
+def _encode(server_id: str) -> str:
+    return base64.urlsafe_b64encode(f"s1:{server_id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+        prefix, _, value = raw.decode("utf-8").partition(":")
+        if prefix != "s1" or not value or len(value) > 64:
+            raise ValueError(cursor)
+        return value
+    except (ValueError, UnicodeError, binascii.Error):
+        raise APIError(400, "invalid_cursor", "The cursor is not one this API gave out.") from None
+
+
+@bp.get("/servers")
+def list_servers() -> Response:
+    """List inventory servers by id; filter by farm_id and status."""
+    limit = read_limit(request.args)
+    query = select(Server).order_by(Server.server_id).limit(limit + 1)
+    if cursor := request.args.get("cursor"):
+        query = query.where(Server.server_id > _decode(cursor))
+    if (farm := request.args.get("farm_id")) is not None:
+        if not farm.isdigit() or len(farm) > 18:
+            raise APIError(400, "invalid_filter", "farm_id must be a whole number.")
+        query = query.where(Server.farm_id == int(farm))
+    if status := request.args.get("status"):
+        query = query.where(Server.status == status)
+    rows = list(get_session().scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify(
+        items=[server_json(s) for s in rows],
+        next_cursor=_encode(rows[-1].server_id) if more and rows else None,
+    )
+
+
+@bp.get("/servers/<server_id>")
+def get_server(server_id: str) -> Response:
+    """Return a server and its timeline of events and jobs, oldest first."""
+    session = get_session()
+    server = find_server(session, server_id)
+    entries = server_timeline(session, server_id) if len(server_id) <= 64 else []
+    if server is None and not entries:
+        raise APIError(404, "not_found", f"Lifeguard knows nothing of server {server_id}.")
+    return jsonify(
+        server_id=server_id,
+        server=server_json(server) if server is not None else None,
+        timeline=[entry.to_dict() for entry in entries],
+    )

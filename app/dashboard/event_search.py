@@ -1,0 +1,132 @@
+"""The events page's filters and keyset pages, newest first, as plain functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.models.event import Event
+
+PAGE_SIZE = 50
+# A text search reads at most this many ids per page, so a rare word cannot scan the table.
+TEXT_WINDOW = 100_000
+FILTER_KEYS = ("name", "server", "farm", "farm_role", "since", "until", "q")
+
+
+@dataclass
+class EventFilters:
+    """The filters of the events page, parsed; `errors` names the ones ignored."""
+
+    name: str = ""
+    server: str = ""
+    farm: int | None = None
+    farm_role: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str = ""
+    errors: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def any(self) -> bool:
+        """Say whether any filter is set."""
+        return any(self.raw.values())
+
+
+def _int(args: Mapping[str, str], key: str, label: str, errors: list[str]) -> int | None:
+    raw = (args.get(key) or "").strip()
+    if not raw:
+        return None
+    if not raw.lstrip("-").isdigit() or len(raw) > 19:
+        errors.append(f"{label} must be a whole number; {raw!r} was ignored.")
+        return None
+    return int(raw)
+
+
+def _time(args: Mapping[str, str], key: str, label: str, errors: list[str]) -> datetime | None:
+    raw = (args.get(key) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        errors.append(f"{label} must be a date and time like 2024-05-01T12:00; ignored.")
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def parse_filters(args: Mapping[str, str]) -> EventFilters:
+    """Read the filters from a query string; a bad value is reported, not fatal."""
+    errors: list[str] = []
+    raw = {key: (args.get(key) or "").strip()[:200] for key in FILTER_KEYS}
+    return EventFilters(
+        name=raw["name"],
+        server=raw["server"],
+        farm=_int(args, "farm", "Farm", errors),
+        farm_role=_int(args, "farm_role", "Farm role", errors),
+        since=_time(args, "since", "From", errors),
+        until=_time(args, "until", "Until", errors),
+        q=raw["q"],
+        errors=errors,
+        raw={k: v for k, v in raw.items() if v},
+    )
+
+
+def filtered(query: Select[tuple[Event]], f: EventFilters) -> Select[tuple[Event]]:
+    """Apply every filter but the text search."""
+    if f.name:
+        query = query.where(Event.name == f.name)
+    if f.server:
+        query = query.where(Event.server_id == f.server)
+    if f.farm is not None:
+        query = query.where(Event.farm_id == f.farm)
+    if f.farm_role is not None:
+        query = query.where(Event.farm_role_id == f.farm_role)
+    if f.since is not None:
+        query = query.where(Event.received_at >= f.since)
+    if f.until is not None:
+        query = query.where(Event.received_at < f.until)
+    return query
+
+
+@dataclass
+class EventPage:
+    """One page of events and where the next one starts."""
+
+    events: list[Event]
+    next_before: int | None
+    searched_from: int | None = None  # lowest id a text search read on this page
+
+
+def search_events(
+    session: Session, f: EventFilters, before: int | None, limit: int = PAGE_SIZE
+) -> EventPage:
+    """Return the newest events below id `before` that pass the filters."""
+    query = filtered(select(Event), f).order_by(Event.id.desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(Event.id < before)
+    floor: int | None = None
+    if f.q:
+        top = (
+            before if before is not None else (session.scalar(select(func.max(Event.id))) or 0) + 1
+        )
+        floor = max(0, top - TEXT_WINDOW)
+        query = query.where(Event.id >= floor, Event.message.icontains(f.q, autoescape=True))
+    rows = list(session.scalars(query))
+    if len(rows) > limit:
+        return EventPage(rows[:limit], rows[limit - 1].id)
+    if floor:
+        return EventPage(rows, floor, searched_from=floor)
+    return EventPage(rows, None, searched_from=0 if f.q else None)
+
+
+def events_after(session: Session, f: EventFilters, after: int, limit: int = 100) -> list[Event]:
+    """Return events newer than id `after` that pass the filters, newest first."""
+    query = filtered(select(Event), f).where(Event.id > after)
+    if f.q:
+        query = query.where(Event.message.icontains(f.q, autoescape=True))
+    return list(session.scalars(query.order_by(Event.id.desc()).limit(limit)))

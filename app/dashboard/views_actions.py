@@ -1,0 +1,87 @@
+"""The actions list and action pages, with retry, cancel and run-now buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from app.dashboard import bp
+from app.dashboard.auth import who
+from app.dashboard.jobs import CONTROLS, JobFilters, apply_control, get_job, list_jobs
+from app.models.event import Event
+from app.models.job import STATUSES
+from app.web import get_session
+from app.worker.control import ControlError
+
+PAGE_SIZE = 50
+CONTROL_DONE = {"retry": "queued to run again", "cancel": "cancelled", "run": "due now"}
+
+
+def _digits(name: str) -> int | None:
+    raw = request.args.get(name, "").strip()
+    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+
+
+@bp.get("/actions")
+def actions() -> str:
+    """List action jobs newest first, filtered by status, rule, server or event."""
+    f = JobFilters(
+        status=request.args.get("status", "").strip(),
+        rule=request.args.get("rule", "").strip()[:64],
+        server_id=request.args.get("server", "").strip()[:64],
+        event_id=_digits("event"),
+    )
+    errors = f.problems()
+    if errors:
+        f.status = ""
+    jobs, next_before = list_jobs(get_session(), f, _digits("before"), PAGE_SIZE)
+    raw: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "status": f.status,
+            "rule": f.rule,
+            "server": f.server_id,
+            "event": f.event_id,
+        }.items()
+        if v not in ("", None)
+    }
+    next_url = url_for("dashboard.actions", before=next_before, **raw) if next_before else None
+    return render_template(
+        "dashboard/actions.html",
+        jobs=jobs,
+        f=f,
+        raw=raw,
+        errors=errors,
+        statuses=STATUSES,
+        next_url=next_url,
+    )
+
+
+@bp.get("/actions/<int:job_id>")
+def action(job_id: int) -> str:
+    """Show one job: parameters, attempts, the Scalr TransactionID, the answer or the error."""
+    session = get_session()
+    job = get_job(session, job_id)
+    if job is None:
+        abort(404, f"No action job {job_id}.")
+    event = session.get(Event, job.event_id)
+    return render_template("dashboard/action.html", job=job, event=event)
+
+
+@bp.post("/actions/<int:job_id>/<any(retry, cancel, run):operation>")
+def control_action(job_id: int, operation: str) -> Response:
+    """Retry, cancel or run a job now; say what happened on the job's page."""
+    assert operation in CONTROLS
+    session = get_session()
+    if get_job(session, job_id) is None:
+        abort(404, f"No action job {job_id}.")
+    try:
+        job = apply_control(session, job_id, operation, who())
+    except ControlError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"Action {job.id} {CONTROL_DONE[operation]} (status {job.status}).", "ok")
+    return redirect(url_for("dashboard.action", job_id=job_id), code=303)

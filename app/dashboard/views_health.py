@@ -1,0 +1,98 @@
+"""The health page: database, schema, workers, queue, Scalr environments, breakers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from app.dashboard import bp
+from app.dashboard.auth import who
+from app.health import readiness
+from app.models.job import CLAIMABLE, ActionJob
+from app.models.ops import Breaker, WorkerHeartbeat
+from app.web import get_clock, get_session
+from app.worker.control import ControlError, close_breaker
+
+log = logging.getLogger(__name__)
+
+
+def scalr_checks() -> list[dict[str, Any]] | None:
+    """Run the injected Scalr environment check; None when none is wired."""
+    check: Callable[[], list[dict[str, Any]]] | None = current_app.extensions.get(
+        "lifeguard.scalr_check"
+    )
+    if check is None:
+        return None
+    try:
+        return [
+            {
+                "name": str(r.get("name")),
+                "ok": bool(r.get("ok")),
+                "detail": str(r.get("detail", "")),
+            }
+            for r in check()
+        ]
+    except Exception as exc:
+        log.exception("Scalr environment check failed")
+        return [
+            {
+                "name": "(all)",
+                "ok": False,
+                "detail": f"the check itself failed: {type(exc).__name__}",
+            }
+        ]
+
+
+@bp.get("/health")
+def health() -> str:
+    """Show whether every part Lifeguard depends on is working."""
+    session = get_session()
+    now = get_clock()()
+    ready, checks = readiness(
+        current_app.extensions["lifeguard.engine"],
+        current_app.extensions["lifeguard.session_factory"],
+    )
+    queue_due = session.scalar(
+        select(func.count())
+        .select_from(ActionJob)
+        .where(ActionJob.status.in_(CLAIMABLE), ActionJob.run_at <= now)
+    )
+    queue_all = session.scalar(
+        select(func.count()).select_from(ActionJob).where(ActionJob.status.in_(CLAIMABLE))
+    )
+    heartbeats = list(
+        session.scalars(
+            select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_beat_at.desc()).limit(50)
+        )
+    )
+    store = current_app.extensions.get("lifeguard.rules")
+    return render_template(
+        "dashboard/health.html",
+        ready=ready,
+        checks=checks,
+        queue_due=queue_due or 0,
+        queue_all=queue_all or 0,
+        o={"heartbeats": heartbeats, "now": now},
+        breakers=list(session.scalars(select(Breaker).order_by(Breaker.environment))),
+        scalr=scalr_checks(),
+        rules=store.status() if store is not None else None,
+    )
+
+
+@bp.post("/health/breakers/<environment>/close")
+def close_breaker_view(environment: str) -> Response:
+    """Close an open remediation breaker."""
+    session = get_session()
+    try:
+        close_breaker(session, environment, who())
+        session.commit()
+        flash(f"Breaker of {environment} closed; Scalr actions there may run again.", "ok")
+    except ControlError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("dashboard.health"), code=303)

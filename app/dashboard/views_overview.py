@@ -1,0 +1,22 @@
+"""The overview page: what happened in the last 24 hours and what needs a person."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+
+from app.dashboard import bp
+from app.dashboard.overview import load_overview
+from app.web import get_clock, get_session
+
+
+def rules_status() -> object | None:
+    """Return the rules store's status, or None when the app holds no store."""
+    store = current_app.extensions.get("lifeguard.rules")
+    return store.status() if store is not None else None
+
+
+@bp.get("/")
+def overview() -> str:
+    """Show event volume, pending and failing actions, breakers and workers."""
+    data = load_overview(get_session(), get_clock()())
+    return render_template("dashboard/overview.html", o=data, rules=rules_status())

@@ -1,0 +1,149 @@
+"""The rules pages: state, activity, pause and dry-run switches, a test bench and a backtest."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.dashboard import bp
+from app.dashboard.auth import who
+from app.dashboard.backtest import backtest
+from app.dashboard.rules_info import (
+    PastedEventError,
+    condition_lines,
+    event_from_json,
+    rule_rows,
+    stored_event_fields,
+    try_rule,
+)
+from app.models.job import ActionJob
+from app.rules.model import Rule, RuleSet
+from app.web import get_clock, get_session
+from app.worker.control import set_rule_dry_run, set_rule_paused
+
+MAX_BACKTEST_DAYS = 90
+DRY_RUN_MODES: dict[str, bool | None] = {"on": True, "off": False, "file": None}
+
+
+def running_rules() -> tuple[RuleSet | None, Any]:
+    """Return the rules in force and the store's status; (None, None) without a store."""
+    store = current_app.extensions.get("lifeguard.rules")
+    if store is None:
+        return None, None
+    return store.current, store.status()
+
+
+def _rule_or_404(name: str) -> Rule:
+    ruleset, _ = running_rules()
+    rule = ruleset.get(name) if ruleset is not None else None
+    if rule is None:
+        abort(404, f"No rule {name!r} in the rules running now.")
+    return rule
+
+
+@bp.get("/rules")
+def rules() -> str:
+    """List every rule with its switches, activity and the rules file's health."""
+    ruleset, status = running_rules()
+    now = get_clock()()
+    rows = rule_rows(get_session(), ruleset, now - timedelta(days=1)) if ruleset else []
+    return render_template("dashboard/rules.html", rows=rows, status=status)
+
+
+def _render_rule(name: str, **extra: Any) -> str:
+    rule = _rule_or_404(name)
+    session = get_session()
+    now = get_clock()()
+    row = rule_rows(session, RuleSet([rule]), now - timedelta(days=1))[0]
+    jobs = list(
+        session.scalars(
+            select(ActionJob).where(ActionJob.rule == name).order_by(ActionJob.id.desc()).limit(20)
+        )
+    )
+    extra.setdefault("days", 7)
+    return render_template(
+        "dashboard/rule.html",
+        row=row,
+        rule=rule,
+        conditions=condition_lines(rule.where),
+        jobs=jobs,
+        max_days=MAX_BACKTEST_DAYS,
+        **extra,
+    )
+
+
+@bp.get("/rules/<name>")
+def rule(name: str) -> str:
+    """Show one rule: definition, switches, activity, test and backtest forms."""
+    return _render_rule(name)
+
+
+@bp.post("/rules/<name>/<any(pause, resume):operation>")
+def pause_rule(name: str, operation: str) -> Response:
+    """Pause or resume a rule."""
+    _rule_or_404(name)
+    session = get_session()
+    set_rule_paused(session, name, operation == "pause", who())
+    session.commit()
+    flash(f"Rule {name} {'paused' if operation == 'pause' else 'resumed'}.", "ok")
+    return redirect(url_for("dashboard.rule", name=name), code=303)
+
+
+@bp.post("/rules/<name>/dry-run")
+def dry_run_rule(name: str) -> Response:
+    """Force a rule into or out of dry run, or hand it back to its file's setting."""
+    _rule_or_404(name)
+    mode = request.form.get("mode", "")
+    if mode not in DRY_RUN_MODES:
+        abort(400, "mode must be on, off or file.")
+    session = get_session()
+    set_rule_dry_run(session, name, DRY_RUN_MODES[mode], who())
+    session.commit()
+    flash(f"Rule {name}: dry run {mode}.", "ok")
+    return redirect(url_for("dashboard.rule", name=name), code=303)
+
+
+@bp.post("/rules/<name>/test")
+def test_rule_view(name: str) -> str | tuple[str, int]:
+    """Show what the rule would do for a stored or pasted event, changing nothing."""
+    rule = _rule_or_404(name)
+    event_id = request.form.get("event_id", "").strip()
+    pasted = request.form.get("event_json", "").strip()
+    fields: dict[str, Any] | None = None
+    error = None
+    if event_id:
+        if event_id.isdigit():
+            fields = stored_event_fields(get_session(), int(event_id))
+        if fields is None:
+            error = f"No stored event {event_id[:20]!r}."
+    elif pasted:
+        try:
+            fields = event_from_json(pasted)
+        except PastedEventError as exc:
+            error = str(exc)
+    else:
+        error = "Give a stored event id or paste an event as JSON."
+    if error or fields is None:
+        page = _render_rule(name, test_error=error, event_id=event_id, pasted=pasted)
+        return page, 400
+    return _render_rule(
+        rule.name, test=try_rule(rule, fields), test_fields=fields, event_id=event_id, pasted=pasted
+    )
+
+
+@bp.post("/rules/<name>/backtest")
+def backtest_rule(name: str) -> str | tuple[str, int]:
+    """Replay the rule, with its throttle, over the last N days of stored events."""
+    rule = _rule_or_404(name)
+    raw = request.form.get("days", "").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_BACKTEST_DAYS:
+        message = f"Days must be a whole number from 1 to {MAX_BACKTEST_DAYS}."
+        return _render_rule(name, backtest_error=message, days=raw[:10]), 400
+    days = int(raw)
+    now = get_clock()()
+    result = backtest(get_session(), rule, now - timedelta(days=days), now)
+    return _render_rule(name, result=result, days=days)
