@@ -60,7 +60,8 @@ def write_demo_env(path: Path, port: int, sim_port: int) -> dict[str, str]:
         "ADMIN_USER": "admin",
         "ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "RULES_FILE": "rules.example.yml",
-        "PORT": str(port),
+        # Not PORT: honcho gives every process its own PORT.
+        "WEB_PORT": str(port),
         "BIND": f"127.0.0.1:{port}",
         "SIM_PORT": str(sim_port),
         "SMTP_HOST": "127.0.0.1",
@@ -92,7 +93,7 @@ def demo_init(port: int, sim_port: int) -> None:
     """Generate the demo's tokens in instance/demo.env and print how to try it."""
     path = _config().instance_path / "demo.env"
     values = write_demo_env(path, port, sim_port)
-    base = f"http://127.0.0.1:{values['PORT']}"
+    base = f"http://127.0.0.1:{values['WEB_PORT']}"
     message = (
         "Instance+5bbd72c5-908c-4535-a7ec-2fbf56486ff3+%2854.211.17.89%29"
         "+Internal+IP%3A+10.183.42.7+terminated"
