@@ -8,7 +8,7 @@ from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from app.api import bp
-from app.api.pagination import encode_cursor, read_after, read_limit
+from app.api.pagination import encode_cursor, keyset_page, read_after, read_limit
 from app.errors import APIError
 from app.ingest.parsing import parse_int_hint
 from app.models.event import Event
@@ -34,7 +34,7 @@ def list_events() -> Response:
     """List events newest first; filter by name, server_id, farm_id."""
     limit = read_limit(request.args)
     after = read_after(request.args)
-    query = select(Event).order_by(Event.id.desc()).limit(limit + 1)
+    query = select(Event).order_by(Event.id.desc())
     if after is not None:
         query = query.where(Event.id < after)
     if name := request.args.get("name"):
@@ -47,13 +47,7 @@ def list_events() -> Response:
         except ValueError as exc:
             raise APIError(400, "invalid_filter", str(exc)) from None
         query = query.where(Event.farm_id == farm_id)
-    rows = list(get_session().scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return jsonify(
-        items=[event_json(e) for e in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
-    )
+    return keyset_page(get_session(), query, limit, event_json, lambda e: encode_cursor(e.id))
 
 
 @bp.get("/events/<int:event_id>")

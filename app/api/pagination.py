@@ -1,33 +1,56 @@
-"""Keyset pagination with opaque cursors: `?cursor=` and `?limit=` (default 50, at most 500)."""
+"""Keyset pagination with opaque cursors: `?cursor=` and `?limit=` (default 50, at most 500).
+
+A cursor is the url-safe base64 of `<kind>:<last key>`; the kind stops a cursor
+of one list from being replayed against another.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from flask import Response, jsonify
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from app.errors import APIError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+Row = TypeVar("Row")
+
+
+def encode_key(kind: str, key: str | int) -> str:
+    """Make the opaque cursor that continues after row `key`."""
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
+
+
+def decode_key(kind: str, cursor: str, max_length: int = 64) -> str:
+    """Read a cursor of `kind` made by `encode_key`; anything else is a 400."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        prefix, _, value = raw.partition(":")
+        if prefix != kind or not value or len(value) > max_length:
+            raise ValueError(raw)
+        return value
+    except (ValueError, UnicodeError, binascii.Error):
+        raise APIError(400, "invalid_cursor", "The cursor is not one this API gave out.") from None
 
 
 def encode_cursor(last_id: int) -> str:
-    """Make the opaque cursor that continues after row `last_id`."""
-    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+    """Make the cursor that continues below id `last_id` (lists newest first)."""
+    return encode_key("v1", last_id)
 
 
 def decode_cursor(cursor: str) -> int:
     """Read a cursor made by `encode_cursor`; anything else is a 400."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-        prefix, _, value = raw.partition(":")
-        if prefix != "v1" or not value.isdigit() or len(value) > 19:
-            raise ValueError(raw)
-        return int(value)
-    except (ValueError, UnicodeError, binascii.Error):
-        raise APIError(400, "invalid_cursor", "The cursor is not one this API gave out.") from None
+    value = decode_key("v1", cursor, max_length=19)
+    if not value.isdigit():
+        raise APIError(400, "invalid_cursor", "The cursor is not one this API gave out.")
+    return int(value)
 
 
 def read_limit(args: Mapping[str, str]) -> int:
@@ -44,3 +67,20 @@ def read_after(args: Mapping[str, str]) -> int | None:
     """Read `?cursor=`, if any, as the id to continue below."""
     cursor = args.get("cursor")
     return decode_cursor(cursor) if cursor else None
+
+
+def keyset_page(
+    session: Session,
+    query: Select[Any],
+    limit: int,
+    serialise: Callable[[Any], dict[str, Any]],
+    cursor_of: Callable[[Any], str],
+) -> Response:
+    """Run `query` for one page (one row more, to know whether another page follows)."""
+    rows = list(session.scalars(query.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify(
+        items=[serialise(row) for row in rows],
+        next_cursor=cursor_of(rows[-1]) if more and rows else None,
+    )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from app.api import bp
-from app.api.pagination import read_limit
+from app.api.pagination import decode_key, encode_key, keyset_page, read_limit
 from app.dashboard.timeline import find_server, server_timeline
 from app.errors import APIError
 from app.models.inventory import Server
@@ -36,40 +34,21 @@ def server_json(server: Server) -> dict[str, Any]:
     }
 
 
-def _encode(server_id: str) -> str:
-    return base64.urlsafe_b64encode(f"s1:{server_id}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
-        prefix, _, value = raw.decode("utf-8").partition(":")
-        if prefix != "s1" or not value or len(value) > 64:
-            raise ValueError(cursor)
-        return value
-    except (ValueError, UnicodeError, binascii.Error):
-        raise APIError(400, "invalid_cursor", "The cursor is not one this API gave out.") from None
-
-
 @bp.get("/servers")
 def list_servers() -> Response:
     """List inventory servers by id; filter by farm_id and status."""
     limit = read_limit(request.args)
-    query = select(Server).order_by(Server.server_id).limit(limit + 1)
+    query = select(Server).order_by(Server.server_id)
     if cursor := request.args.get("cursor"):
-        query = query.where(Server.server_id > _decode(cursor))
+        query = query.where(Server.server_id > decode_key("s1", cursor))
     if (farm := request.args.get("farm_id")) is not None:
         if not farm.isdigit() or len(farm) > 18:
             raise APIError(400, "invalid_filter", "farm_id must be a whole number.")
         query = query.where(Server.farm_id == int(farm))
     if status := request.args.get("status"):
         query = query.where(Server.status == status)
-    rows = list(get_session().scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return jsonify(
-        items=[server_json(s) for s in rows],
-        next_cursor=_encode(rows[-1].server_id) if more and rows else None,
+    return keyset_page(
+        get_session(), query, limit, server_json, lambda s: encode_key("s1", s.server_id)
     )
 
 
