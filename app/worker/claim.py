@@ -28,6 +28,7 @@ from app.models.job import (
 from app.models.ops import Breaker, RuleState
 from app.rules.durations import format_duration
 from app.rules.model import RuleSet
+from app.scalr.actions import MUTATING_ACTIONS
 from app.worker.locks import advisory_lock
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def _over_budget(session: Session, job: ActionJob, limits: Limits, now: datetime
         .select_from(ActionJob)
         .where(ActionJob.environment == env)
         .where(ActionJob.kind == "scalr")
+        .where(ActionJob.action.in_(MUTATING_ACTIONS))
         .where(ActionJob.fired_at >= since)
         .where(ActionJob.dry_run.is_(False))
         .where(ActionJob.id != job.id)

@@ -122,12 +122,39 @@ class Worker:
         """Match one unprocessed event; say whether there was one."""
         if not self.rules_ready():
             return False
-        with transaction(self.factory) as session:
-            event = claim_event(session)
-            if event is None:
-                return False
-            process_event(session, event, self.rules.current, self.clock())
+        event_id: int | None = None
+        try:
+            with transaction(self.factory) as session:
+                event = claim_event(session)
+                if event is None:
+                    return False
+                event_id = event.id
+                process_event(session, event, self.rules.current, self.clock())
+                return True
+        except Exception as exc:
+            if event_id is None:
+                raise
+            # One event that cannot be matched must not hold up every event behind it.
+            log.exception("matching event %s failed; recorded on the event", event_id)
+            self.record_matching_failure(event_id, exc)
             return True
+
+    def record_matching_failure(self, event_id: int, exc: Exception) -> None:
+        """Mark an event processed with the error, so it is visible and not retried forever."""
+        with transaction(self.factory) as session:
+            event = session.get(Event, event_id)
+            if event is None or event.processed_at is not None:
+                return
+            event.processed_at = self.clock()
+            event.rules_version = self.rules.current.version
+            event.evaluations = [
+                {
+                    "rule_name": "(matcher)",
+                    "matched": False,
+                    "reason": f"internal error while matching: {type(exc).__name__}: {exc}"[:500],
+                    "failures": [],
+                }
+            ]
 
     def run_one_job(self) -> bool:
         """Claim, run and record one due job; say whether there was one."""

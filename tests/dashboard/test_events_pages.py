@@ -153,3 +153,23 @@ def test_missing_event_is_an_html_404(admin):
     assert response.status_code == 404
     assert "text/html" in response.content_type
     assert "No event 999999" in response.get_data(as_text=True)
+
+
+def test_event_page_shows_a_matching_failure(admin, db_session):
+    event = gen_event(
+        db_session,
+        processed_at=utcnow(),
+        evaluations=[
+            {
+                "rule_name": "(matcher)",
+                "matched": False,
+                "reason": "internal error while matching: RuntimeError: boom",
+                "failures": [],
+            }
+        ],
+    )
+    page = admin.get(f"/events/{event.id}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "internal error while matching: RuntimeError: boom" in text
+    assert 'href="/rules/(matcher)"' not in text

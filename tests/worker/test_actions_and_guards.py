@@ -263,3 +263,29 @@ def test_events_wait_while_no_good_rules_were_ever_loaded(make_stack):
     with stack.factory() as session:
         assert session.get(Event, event_id).processed_at is None
     assert requests.get(f"http://127.0.0.1:{stack.web.port}/healthz", timeout=5).status_code == 200
+
+
+def test_an_event_that_breaks_matching_does_not_block_the_rest(make_stack, monkeypatch):
+    from app.worker import loop
+
+    stack = make_stack("rules: []\n")
+    bad = host_down(stack, "5bbd72c5-908c-4535-a7ec-2fbf56486ff3")
+    good = host_up(stack, "5bbd72c5-908c-4535-a7ec-2fbf56486ff3")
+    real = loop.process_event
+
+    def breaks_on_the_first(session, event, ruleset, now):
+        if event.id == bad:
+            raise RuntimeError("a bug in matching")
+        return real(session, event, ruleset, now)
+
+    monkeypatch.setattr(loop, "process_event", breaks_on_the_first)
+    stack.drain()
+    with stack.factory() as session:
+        broken = session.get(Event, bad)
+        fine = session.get(Event, good)
+    assert broken.processed_at is not None
+    assert (
+        "internal error while matching: RuntimeError: a bug in matching"
+        in broken.evaluations[0]["reason"]
+    )
+    assert fine.processed_at is not None and fine.evaluations == []
