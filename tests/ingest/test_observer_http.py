@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import INGEST_TOKEN
-from tests.ingest.golden import WIRE_CASES
 from tests.factories import PRIV, PUB, SID, count_events, only_event
+from tests.ingest.golden import WIRE_CASES
 
 FORM = "application/x-www-form-urlencoded"
 
