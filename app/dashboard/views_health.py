@@ -14,7 +14,7 @@ from app.dashboard import bp
 from app.dashboard.auth import who
 from app.health import readiness
 from app.models.job import CLAIMABLE, ActionJob
-from app.models.ops import Breaker, WorkerHeartbeat
+from app.models.ops import Breaker, PeriodicTask, WorkerHeartbeat
 from app.web import get_clock, get_session
 from app.worker.control import ControlError, close_breaker
 
@@ -81,6 +81,7 @@ def health() -> str:
         breakers=list(session.scalars(select(Breaker).order_by(Breaker.environment))),
         scalr=scalr_checks(),
         rules=store.status() if store is not None else None,
+        inventory_sync=session.get(PeriodicTask, "inventory_sync"),
     )
 
 

@@ -4,7 +4,7 @@ from app.db import Base
 from app.models.event import Event
 from app.models.inventory import Server
 from app.models.job import ActionJob, JobAttempt
-from app.models.ops import Breaker, RuleState, WorkerHeartbeat
+from app.models.ops import Breaker, PeriodicTask, RuleState, WorkerHeartbeat
 from app.models.scalr import ScalrApiUsage
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Breaker",
     "Event",
     "JobAttempt",
+    "PeriodicTask",
     "RuleState",
     "ScalrApiUsage",
     "Server",

@@ -48,3 +48,14 @@ class WorkerHeartbeat(Base):
     current_job_id: Mapped[int | None] = mapped_column(BigInteger)
     jobs_done: Mapped[int] = mapped_column(Integer, default=0)
     stopped_at: Mapped[datetime | None] = mapped_column()
+
+
+class PeriodicTask(Base):
+    """When a deployment-wide periodic task (the inventory sync) last ran, and where."""
+
+    __tablename__ = "periodic_tasks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime | None] = mapped_column()
+    last_run_by: Mapped[str | None] = mapped_column(String(128))
+    last_result: Mapped[str | None] = mapped_column(Text)

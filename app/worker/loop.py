@@ -15,11 +15,13 @@ from typing import Any
 import requests
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
 from app.db import transaction, utcnow
 from app.ingest.service import NOTIFY_CHANNEL
+from app.inventory.sync import sync_all
 from app.models.event import Event
 from app.models.job import RUNNING
 from app.models.ops import WorkerHeartbeat
@@ -28,6 +30,7 @@ from app.scalr.client import ScalrClient, build_client
 from app.worker.claim import Limits, claim_job, next_due_at, reap_expired_leases
 from app.worker.execute import ClientCache, JobView, perform
 from app.worker.outcome import record_outcome, release_followers
+from app.worker.periodic import claim_periodic, record_periodic
 from app.worker.processing import JOBS_CHANNEL, claim_event, process_event
 
 log = logging.getLogger(__name__)
@@ -228,10 +231,24 @@ class Worker:
             if reaped:
                 log.warning("%d job leases expired and were taken back", reaped)
         every = self.config.inventory_sync_seconds
-        if every > 0 and self._due("sync", every):
-            from app.inventory.sync import sync_all
+        if every > 0 and self._due("sync", min(every, 30)):
+            self.sync_inventory(every)
 
-            sync_all(self.factory, self.clients, self.config.environ, self.clock)
+    def sync_inventory(self, every: float) -> None:
+        """Refresh the inventory from Scalr if no worker did within `every` seconds."""
+        try:
+            with transaction(self.factory) as session:
+                if not claim_periodic(session, "inventory_sync", every, self.id, self.clock()):
+                    return
+        except IntegrityError:
+            return  # another worker created the row at the same moment and runs it
+        results = sync_all(self.factory, self.clients, self.config.environ, self.clock)
+        summary = (
+            ", ".join(f"{name}: {value}" for name, value in results.items()) or "no environments"
+        )
+        with transaction(self.factory) as session:
+            record_periodic(session, "inventory_sync", summary)
+        log.info("inventory sync: %s", summary)
 
     def heartbeat(self, stopped: bool = False) -> None:
         """Write this worker's heartbeat row."""

@@ -1,8 +1,8 @@
-"""Initial schema: events, action jobs and attempts, servers, rule switches, breakers, heartbeats, Scalr API usage
+"""Initial schema: events, action jobs and attempts, servers, rule switches, breakers, heartbeats, periodic tasks, Scalr API usage
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 16:35:21.422495
+Create Date: 2026-11-28 16:55:24.474440
 """
 
 from collections.abc import Sequence
@@ -92,6 +92,14 @@ def upgrade() -> None:
             sqlite_where=sa.text("processed_at IS NULL"),
         )
 
+    op.create_table(
+        "periodic_tasks",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("last_run_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_run_by", sa.String(length=128), nullable=True),
+        sa.Column("last_result", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_periodic_tasks")),
+    )
     op.create_table(
         "rule_states",
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -296,6 +304,7 @@ def downgrade() -> None:
     op.drop_table("servers")
     op.drop_table("scalr_api_usage")
     op.drop_table("rule_states")
+    op.drop_table("periodic_tasks")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_events_unprocessed",

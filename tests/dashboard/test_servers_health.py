@@ -112,3 +112,19 @@ def test_seed_events_command(dash_app, db_session):
     oldest = db_session.scalar(select(func.min(Event.received_at)))
     assert utcnow() - oldest < timedelta(days=2, minutes=1)
     db_session.rollback()
+
+
+def test_health_shows_the_last_inventory_sync(admin, db_session):
+    from app.db import utcnow
+    from app.models.ops import PeriodicTask
+
+    text = admin.get("/health").get_data(as_text=True)
+    assert "has not run yet" in text
+    db_session.add(
+        PeriodicTask(
+            name="inventory_sync", last_run_at=utcnow(), last_run_by="w1", last_result="default: 7"
+        )
+    )
+    db_session.commit()
+    text = admin.get("/health").get_data(as_text=True)
+    assert "default: 7" in text and "w1" in text

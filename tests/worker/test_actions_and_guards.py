@@ -289,3 +289,27 @@ def test_an_event_that_breaks_matching_does_not_block_the_rest(make_stack, monke
         in broken.evaluations[0]["reason"]
     )
     assert fine.processed_at is not None and fine.evaluations == []
+
+
+def test_inventory_sync_runs_once_per_interval_however_many_workers(make_stack):
+    from sqlalchemy import func, select
+
+    from app.models.inventory import Server
+    from app.models.ops import PeriodicTask
+    from app.worker.loop import Worker
+
+    stack = make_stack("rules: []\n")
+    other = Worker(stack.worker.config, stack.factory, stack.worker.rules, worker_id="other-worker")
+    try:
+        stack.worker.sync_inventory(300)
+        other.sync_inventory(300)
+    finally:
+        other.clients.close()
+        other.http.close()
+    assert len(stack.state.calls("FarmsList")) == 1
+    with stack.factory() as session:
+        task = session.get(PeriodicTask, "inventory_sync")
+        assert task.last_run_by == "test-worker"
+        assert task.last_result.startswith("default: ")
+        servers = session.scalar(select(func.count()).select_from(Server))
+    assert servers == len(stack.state.servers)
