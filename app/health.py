@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select, text
@@ -20,7 +20,7 @@ from app.config import Config
 from app.db import utcnow
 from app.models.event import Event
 from app.models.job import STATUSES, ActionJob
-from app.models.ops import WorkerHeartbeat
+from app.models.ops import Breaker, WorkerHeartbeat
 from app.scalr.client import ScalrClient
 from app.scalr.environments import load_environments
 from app.scalr.errors import ScalrConfigError, ScalrError
@@ -102,6 +102,14 @@ class DatabaseCollector(Collector):
             yield GaugeMetricFamily(
                 "lifeguard_events_last_id", "Id of the newest stored event.", value=last or 0
             )
+            open_breakers = session.scalar(
+                select(func.count()).select_from(Breaker).where(Breaker.is_open.is_(True))
+            )
+            yield GaugeMetricFamily(
+                "lifeguard_breakers_open",
+                "Remediation breakers open (Scalr actions stopped until a person closes them).",
+                value=open_breakers or 0,
+            )
             beat = session.scalar(select(func.max(WorkerHeartbeat.last_beat_at)))
             age = (utcnow() - beat).total_seconds() if beat else float("inf")
             yield GaugeMetricFamily(
@@ -116,6 +124,13 @@ def metrics() -> Response:
     """Expose metrics in the Prometheus text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(current_app.extensions["lifeguard.session_factory"]))
+    status = current_app.extensions["lifeguard.rules"].status()
+    rules_ok = Gauge(
+        "lifeguard_rules_file_ok",
+        "1 when the rules file on disk is the one running, 0 when it was refused.",
+        registry=registry,
+    )
+    rules_ok.set(1 if status.ok else 0)
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
 
 

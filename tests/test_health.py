@@ -48,6 +48,9 @@ def test_metrics_in_prometheus_format(client, db_session):
     text = response.get_data(as_text=True)
     assert "lifeguard_events_unprocessed 1.0" in text
     assert 'lifeguard_action_jobs{status="dead"} 0.0' in text
+    assert "lifeguard_breakers_open 0.0" in text
+    # The test app has no rules file: the gauge says so.
+    assert "lifeguard_rules_file_ok 0.0" in text
 
 
 def test_scalr_checks_against_the_simulator_and_a_dead_endpoint(make_app, sim):  # noqa: F811
