@@ -24,6 +24,7 @@ from app.models.job import (
     RUNNING,
     SKIPPED,
     ActionJob,
+    JobAttempt,
 )
 from app.models.ops import Breaker, RuleState
 from app.rules.durations import format_duration
@@ -193,6 +194,18 @@ def reap_expired_leases(session: Session, now: datetime) -> int:
     ).all()
     for job in expired:
         holder = job.locked_by or "a worker"
+        # The attempt's outcome is unknown: say so in its history rather than leave a gap.
+        session.add(
+            JobAttempt(
+                job_id=job.id,
+                number=job.attempts,
+                worker=job.locked_by,
+                started_at=job.started_at or now,
+                finished_at=now,
+                outcome="lost",
+                error=f"lease of {holder} expired before it recorded an outcome",
+            )
+        )
         if job.attempts >= job.max_attempts:
             _finish(job, DEAD, f"lease of {holder} expired on the last attempt", now)
         else:

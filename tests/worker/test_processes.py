@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.db import utcnow
 from app.models.event import Event
-from app.models.job import ActionJob
+from app.models.job import ActionJob, JobAttempt
 from simulator import Fault
 from tests.scalr.conftest import KEY_ID, SECRET_KEY
 
@@ -148,6 +148,13 @@ def test_killed_worker_job_completes_after_lease(make_stack, tmp_path):
     job = stack.jobs()[0]
     assert job.attempts == 2
     assert job.locked_by is None
+    with stack.factory() as session:
+        attempts = session.execute(
+            select(JobAttempt.number, JobAttempt.outcome)
+            .where(JobAttempt.job_id == job.id)
+            .order_by(JobAttempt.number)
+        ).all()
+    assert [tuple(a) for a in attempts] == [(1, "lost"), (2, "succeeded")]
 
 
 def test_sigterm_finishes_the_current_job_then_exits(make_stack, tmp_path):
