@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -32,8 +34,9 @@ def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
+@functools.cache
 def head_revision() -> str | None:
-    """Return the newest revision the code knows."""
+    """Return the newest revision the code knows (read once: the scripts do not change)."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
