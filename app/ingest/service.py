@@ -277,9 +277,6 @@ def receive_webhook(
     except (InvalidPayload, InvalidEventName) as exc:
         raise _bad("invalid_payload", str(exc)) from None
 
-    existing = session.scalar(select(Event).where(Event.external_id == parsed.event_id))
-    if existing is not None:
-        return existing, True
     stored_body = dict(payload)
     stored_body["data"] = parsed.data
     if stored_body.get("userData") and not config.webhook_keep_user_variables:
@@ -309,7 +306,7 @@ def receive_webhook(
     try:
         return _commit(session, event), False
     except IntegrityError:
-        # Two deliveries of one eventId raced; the other one stored it.
+        # The unique eventId: Scalr retried a delivery (or two raced) and it is stored already.
         session.rollback()
         existing = session.scalar(select(Event).where(Event.external_id == parsed.event_id))
         if existing is None:

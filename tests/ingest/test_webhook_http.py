@@ -190,3 +190,24 @@ def test_real_clock_refuses_an_old_date(client, session_factory):
     assert response.get_json()["error"] == "stale_date"
     fresh = datetime.now(UTC).strftime("%a %d %b %Y %H:%M:%S UTC")
     assert post_hook(client, GOLDEN_BODY, date=fresh).status_code == 202
+
+
+@pytest.mark.postgres
+def test_racing_deliveries_of_one_event_store_it_once(hook_app, session_factory):
+    import threading
+
+    answers: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def deliver() -> None:
+        client = hook_app.test_client()
+        barrier.wait()
+        answers.append(post_hook(client, GOLDEN_BODY).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(answers) == [200] * 7 + [202]
+    assert count_events(session_factory) == 1
