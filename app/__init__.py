@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from app.config import PROJECT_ROOT, Config
-from app.db import make_engine, make_session_factory
+from app.db import make_engine, make_read_session_factory, make_session_factory
 from app.health import scalr_checks
 from app.logging_setup import configure_logging
 from app.rules.store import RulesStore
@@ -35,6 +35,7 @@ def create_app(config: Config | None = None) -> Flask:
     engine = make_engine(config.database_url)
     app.extensions["lifeguard.engine"] = engine
     app.extensions["lifeguard.session_factory"] = make_session_factory(engine)
+    app.extensions["lifeguard.read_session_factory"] = make_read_session_factory(engine)
 
     app.extensions["lifeguard.rules"] = make_rules_store(config)
     factory = app.extensions["lifeguard.session_factory"]

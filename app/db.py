@@ -129,12 +129,22 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only sessions (make_read_session_factory) begin DEFERRED: under WAL they
+        # never wait for, nor hold up, a writer such as the ingest endpoint.
+        if conn.get_execution_options().get("sqlite_begin") == "DEFERRED":
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Return the one session factory a process uses."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return a factory for sessions that only read (SQLite: no write lock taken)."""
+    return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
@@ -22,10 +22,20 @@ def get_session_factory() -> sessionmaker[Session]:
     return factory
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session() -> Session:
-    """Return this request's session, opening it on first use."""
+    """Return this request's session, opening it on first use.
+
+    GET requests read through sessions that take no write lock on SQLite, so a
+    slow dashboard page never makes Scalr's POST wait for its 202.
+    """
     if "db_session" not in g:
-        g.db_session = get_session_factory()()
+        if request.method in READ_METHODS:
+            g.db_session = current_app.extensions["lifeguard.read_session_factory"]()
+        else:
+            g.db_session = get_session_factory()()
     session: Session = g.db_session
     return session
 
