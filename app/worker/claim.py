@@ -114,6 +114,9 @@ def _over_budget(session: Session, job: ActionJob, limits: Limits, now: datetime
     if breaker is not None and breaker.is_open:
         return f"remediation breaker of environment {env!r} is open: {breaker.reason}"
     since = now - timedelta(seconds=limits.budget_window_seconds)
+    if breaker is not None and breaker.closed_at is not None and breaker.closed_at > since:
+        # A person who closes the breaker has looked: the budget starts afresh from then.
+        since = breaker.closed_at
     used = session.scalar(
         select(func.count())
         .select_from(ActionJob)

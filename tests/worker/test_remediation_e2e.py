@@ -138,13 +138,17 @@ def test_budget_opens_the_breaker_until_a_person_closes_it(make_stack):
     with stack.factory() as session:
         breaker = session.get(Breaker, "default")
         assert breaker.is_open and "budget spent" in breaker.reason
-    # The window has not moved, but a person closing the breaker does not reset the count:
+    # Closing the breaker is a person saying "go on": the budget starts afresh from then.
     with transaction(stack.factory) as session:
         close_breaker(session, "default", "oncall")
-    host_down(stack, "00000000-0000-4000-8000-000000000099", "&farm_role_id=1978")
-    stack.drain(until=lambda: len(stack.jobs()) == 6 and stack.jobs()[-1].finished_at is not None)
-    assert stack.jobs()[-1].status == "skipped"
-    assert len(launches(stack)) == 2
+    for i in range(3):
+        host_down(stack, f"00000000-0000-4000-8000-0000000001{i:02d}", "&farm_role_id=1978")
+    stack.drain(until=lambda: len(stack.jobs()) == 8 and all(j.finished_at for j in stack.jobs()))
+    assert [j.status for j in stack.jobs()[5:]] == ["succeeded", "succeeded", "skipped"]
+    assert stack.jobs()[-1].reason.startswith("budget spent")
+    assert len(launches(stack)) == 4
+    with stack.factory() as session:
+        assert session.get(Breaker, "default").is_open
 
 
 def test_dry_run_records_the_call_and_makes_none(make_stack):
