@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from app import migrate
-from app.logging_setup import RedactingFilter, redact
+from app.redaction import RedactingFilter, redact
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sekr1t-ingest-token-xyz"

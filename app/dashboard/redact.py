@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-REDACTED = "[redacted]"
+from app.redaction import REDACTED
+
 _SECRET_KEY = re.compile(
     r"(?i)(authorization|password|passwd|secret|token|api[_-]?key|signature|cookie|credential)"
 )

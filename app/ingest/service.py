@@ -27,8 +27,8 @@ from app.ingest.parsing import (
     parse_message,
     parse_webhook,
 )
-from app.logging_setup import REDACTED
 from app.models.event import SOURCE_OBSERVER, SOURCE_WEBHOOK, Event
+from app.redaction import REDACTED
 
 log = logging.getLogger(__name__)
 

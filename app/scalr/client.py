@@ -13,6 +13,7 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import utcnow
+from app.redaction import install_on, redact
 from app.scalr.actions import ACTIONS, COMMON_PARAMS, FLAG_PARAMS, version_tuple
 from app.scalr.environments import ScalrEnvironment, load_environments
 from app.scalr.errors import (
@@ -24,7 +25,7 @@ from app.scalr.errors import (
 )
 from app.scalr.ratelimit import DatabaseRateLimiter, RateLimiter, seconds_to_next_window
 from app.scalr.responses import ScalrResponse, parse_response
-from app.scalr.signing import format_timestamp, redact, signed_params
+from app.scalr.signing import format_timestamp, signed_params
 from app.scalr.typed import TypedActionsMixin
 
 log = logging.getLogger(__name__)
@@ -33,25 +34,8 @@ _TRUE_WORDS = {"1", "true", "yes", "on"}
 _FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
-class _RedactSignatures(logging.Filter):
-    """Strip Signature values from urllib3's request lines (a GET carries it in the URL)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        return True
-
-
-def _install_log_redaction() -> None:
-    logger = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _RedactSignatures) for f in logger.filters):
-        logger.addFilter(_RedactSignatures())
-
-
-_install_log_redaction()
+# urllib3 logs request lines at DEBUG, and a GET carries the Signature in its URL.
+install_on("urllib3.connectionpool")
 
 
 def encode_flag(name: str, value: Any) -> str:

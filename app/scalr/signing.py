@@ -5,14 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 AUTH_VERSION = "3"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.000Z"
-
-_SIGNATURE_IN_TEXT = re.compile(r"(Signature=)[^&\s\"'#]*")
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -60,12 +57,3 @@ def signed_params(
     fields.extend(params)
     fields.append(("Signature", sign_v3(secret_key, action, key_id, timestamp)))
     return fields
-
-
-def redact(text: str, *secrets: str) -> str:
-    """Remove Signature values and the given secrets from a text meant for people."""
-    text = _SIGNATURE_IN_TEXT.sub(r"\1[redacted]", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import requests
 
+from app.redaction import redact
 from app.scalr.client import ScalrClient
 from app.scalr.environments import ScalrEnvironment
-from app.scalr.signing import format_timestamp, redact, sign_v3, signed_params, string_to_sign
+from app.scalr.signing import format_timestamp, sign_v3, signed_params, string_to_sign
 from tests.scalr.conftest import KEY_ID, SECRET_KEY, Receiver
 
 TIMESTAMP = "2013-07-22T14:05:09.000Z"
