@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, request
 
 from app.errors import APIError
+from app.security import bearer_token, secrets_equal
 from app.web import get_config
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -20,13 +19,10 @@ def _require_token() -> None:
         raise APIError(
             401, "api_not_configured", "API_TOKEN is not set: the API refuses every request."
         )
-    header = request.headers.get("Authorization", "")
-    scheme, _, presented = header.partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
+    presented = bearer_token(request.headers.get("Authorization"))
+    if presented is None:
         raise APIError(401, "missing_token", "Send Authorization: Bearer <API_TOKEN>.")
-    if not hmac.compare_digest(
-        presented.strip().encode("utf-8", "replace"), expected.encode("utf-8")
-    ):
+    if not secrets_equal(presented, expected):
         raise APIError(401, "bad_token", "The API token is not valid.")
 
 

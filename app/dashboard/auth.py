@@ -24,6 +24,7 @@ from app.dashboard import bp
 from app.dashboard.csrf import check_csrf, csrf_token, rotate_csrf_token
 from app.dashboard.throttle import LoginThrottle
 from app.ingest.auth import client_address
+from app.security import secrets_equal
 from app.web import get_config
 
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login", "dashboard.logout"})
@@ -140,12 +141,8 @@ def login() -> BaseResponse | str | tuple[str, int]:
         response.headers["Retry-After"] = str(wait)
         return response
     # Compare both, always: the answer's timing must not tell which one was wrong.
-    user_ok = hmac.compare_digest(
-        username.encode("utf-8", "replace"), (config.admin_user or "").encode("utf-8")
-    )
-    password_ok = hmac.compare_digest(
-        password.encode("utf-8", "replace"), (config.admin_password or "").encode("utf-8")
-    )
+    user_ok = secrets_equal(username, config.admin_user)
+    password_ok = secrets_equal(password, config.admin_password)
     if not (user_ok and password_ok and config.admin_user and config.admin_password):
         throttle.failed(*keys)
         current_app.logger.warning("failed dashboard login from %s", address)

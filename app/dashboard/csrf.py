@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from flask import abort, request, session
+
+from app.security import secrets_equal
 
 SESSION_KEY = "csrf"
 FIELD = "csrf_token"
@@ -33,10 +34,5 @@ def check_csrf() -> None:
         return
     expected = session.get(SESSION_KEY)
     presented = request.form.get(FIELD, "")
-    if (
-        not isinstance(expected, str)
-        or not expected
-        or not presented
-        or not hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode("utf-8"))
-    ):
+    if not isinstance(expected, str) or not presented or not secrets_equal(presented, expected):
         abort(400, "The form's security token is missing or stale. Reload the page and try again.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import threading
 import time
@@ -10,6 +9,7 @@ from collections.abc import Iterable, Mapping
 
 from app.config import Config
 from app.errors import APIError
+from app.security import bearer_token, secrets_equal
 
 
 def client_address(
@@ -49,19 +49,11 @@ def address_allowed(
 
 def presented_token(query: Mapping[str, list[str]], authorization: str | None) -> str | None:
     """Return the token the request presents, from `Authorization: Bearer` or `?token=`."""
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
+    token = bearer_token(authorization)
+    if token is not None:
+        return token
     values = query.get("token") or []
     return values[0] if values else None
-
-
-def token_matches(presented: str | None, expected: str) -> bool:
-    """Compare tokens in constant time."""
-    if presented is None:
-        return False
-    return hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode("utf-8"))
 
 
 def check_ingest_token(config: Config, presented: str | None) -> None:
@@ -76,7 +68,7 @@ def check_ingest_token(config: Config, presented: str | None) -> None:
         raise APIError(
             401, "missing_token", "Give the ingest token as ?token= or Authorization: Bearer."
         )
-    if not token_matches(presented, config.ingest_token):
+    if not secrets_equal(presented, config.ingest_token):
         raise APIError(401, "bad_token", "The ingest token is not valid.")
 
 
