@@ -11,22 +11,17 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app import migrate
-from app.config import Config
+from app.web import get_config
 
 db_cli = AppGroup("db", help="Database schema migrations.")
 demo_cli = AppGroup("demo", help="The zero-configuration demo that `make run` starts.")
-
-
-def _config() -> Config:
-    config: Config = current_app.config["LIFEGUARD"]
-    return config
 
 
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Bring the database schema up to REVISION (default: head)."""
-    migrate.upgrade(_config().database_url, revision)
+    migrate.upgrade(get_config().database_url, revision)
     click.echo(f"schema at {revision}")
 
 
@@ -34,7 +29,7 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision", default="base")
 def db_downgrade(revision: str) -> None:
     """Take the database schema down to REVISION (default: base, which drops everything)."""
-    migrate.downgrade(_config().database_url, revision)
+    migrate.downgrade(get_config().database_url, revision)
     click.echo(f"schema at {revision}")
 
 
@@ -91,7 +86,7 @@ def write_demo_env(path: Path, port: int, sim_port: int) -> dict[str, str]:
 @click.option("--sim-port", default=8400, show_default=True)
 def demo_init(port: int, sim_port: int) -> None:
     """Generate the demo's tokens in instance/demo.env and print how to try it."""
-    path = _config().instance_path / "demo.env"
+    path = get_config().instance_path / "demo.env"
     values = write_demo_env(path, port, sim_port)
     base = f"http://127.0.0.1:{values['WEB_PORT']}"
     message = (

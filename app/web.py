@@ -8,6 +8,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
+from app.ingest.parsing import positive_int
 
 
 def get_config() -> Config:
@@ -60,3 +61,13 @@ def get_clock() -> Any:
     from app.db import utcnow
 
     return current_app.extensions.get("lifeguard.clock", utcnow)
+
+
+def whole_number(raw: str | None) -> int | None:
+    """Return `raw` as an id-sized whole number (1 to 2**63-1); None when absent or not one."""
+    return positive_int((raw or "").strip())
+
+
+def int_arg(name: str) -> int | None:
+    """Read a whole-number query argument leniently (pages ignore what is not one)."""
+    return whole_number(request.args.get(name))

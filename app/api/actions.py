@@ -12,7 +12,7 @@ from app.dashboard.jobs import JobFilters, apply_control, get_job, list_jobs
 from app.dashboard.redact import redact_params
 from app.errors import APIError
 from app.models.job import ActionJob, JobAttempt
-from app.web import get_session
+from app.web import get_session, whole_number
 from app.worker.control import ControlError
 
 
@@ -68,9 +68,10 @@ def _int_filter(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    value = whole_number(raw)
+    if value is None:
         raise APIError(400, "invalid_filter", f"{name} must be a whole number.")
-    return int(raw)
+    return value
 
 
 @bp.get("/actions")

@@ -10,11 +10,9 @@ from sqlalchemy import select
 from app.api import bp
 from app.api.pagination import encode_cursor, keyset_page, read_after, read_limit
 from app.errors import APIError
-from app.ingest.parsing import parse_int_hint
+from app.ingest.parsing import MAX_ID, parse_int_hint
 from app.models.event import Event
 from app.web import get_session
-
-MAX_ID = 2**63 - 1
 
 
 def event_json(event: Event, full: bool = False) -> dict[str, Any]:

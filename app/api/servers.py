@@ -12,7 +12,7 @@ from app.api.pagination import decode_key, encode_key, keyset_page, read_limit
 from app.dashboard.timeline import find_server, server_timeline
 from app.errors import APIError
 from app.models.inventory import Server
-from app.web import get_session
+from app.web import get_session, whole_number
 
 
 def server_json(server: Server) -> dict[str, Any]:
@@ -42,9 +42,10 @@ def list_servers() -> Response:
     if cursor := request.args.get("cursor"):
         query = query.where(Server.server_id > decode_key("s1", cursor))
     if (farm := request.args.get("farm_id")) is not None:
-        if not farm.isdigit() or len(farm) > 18:
+        farm_id = whole_number(farm)
+        if farm_id is None:
             raise APIError(400, "invalid_filter", "farm_id must be a whole number.")
-        query = query.where(Server.farm_id == int(farm))
+        query = query.where(Server.farm_id == farm_id)
     if status := request.args.get("status"):
         query = query.where(Server.status == status)
     return keyset_page(

@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.models.event import Event
+from app.web import whole_number
 
 PAGE_SIZE = 50
 # A text search reads at most this many ids per page, so a rare word cannot scan the table.
@@ -41,10 +42,10 @@ def _int(args: Mapping[str, str], key: str, label: str, errors: list[str]) -> in
     raw = (args.get(key) or "").strip()
     if not raw:
         return None
-    if not raw.lstrip("-").isdigit() or len(raw) > 19:
+    value = whole_number(raw)
+    if value is None:
         errors.append(f"{label} must be a whole number; {raw!r} was ignored.")
-        return None
-    return int(raw)
+    return value
 
 
 def _time(args: Mapping[str, str], key: str, label: str, errors: list[str]) -> datetime | None:

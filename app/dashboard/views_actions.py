@@ -12,16 +12,11 @@ from app.dashboard.auth import who
 from app.dashboard.jobs import CONTROLS, JobFilters, apply_control, get_job, list_jobs
 from app.models.event import Event
 from app.models.job import STATUSES
-from app.web import get_session
+from app.web import get_session, int_arg
 from app.worker.control import ControlError
 
 PAGE_SIZE = 50
 CONTROL_DONE = {"retry": "queued to run again", "cancel": "cancelled", "run": "due now"}
-
-
-def _digits(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
 
 
 @bp.get("/actions")
@@ -31,12 +26,12 @@ def actions() -> str:
         status=request.args.get("status", "").strip(),
         rule=request.args.get("rule", "").strip()[:64],
         server_id=request.args.get("server", "").strip()[:64],
-        event_id=_digits("event"),
+        event_id=int_arg("event"),
     )
     errors = f.problems()
     if errors:
         f.status = ""
-    jobs, next_before = list_jobs(get_session(), f, _digits("before"), PAGE_SIZE)
+    jobs, next_before = list_jobs(get_session(), f, int_arg("before"), PAGE_SIZE)
     raw: dict[str, Any] = {
         k: v
         for k, v in {

@@ -9,16 +9,10 @@ from sqlalchemy import func, select
 
 from app.dashboard import bp
 from app.dashboard.event_search import events_after, parse_filters, search_events
+from app.ingest.parsing import MAX_ID
 from app.models.event import Event
 from app.models.job import ActionJob
-from app.web import get_session
-
-MAX_ID = 2**63 - 1
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+from app.web import get_session, int_arg
 
 
 def latest_event_id() -> int:
@@ -30,7 +24,7 @@ def latest_event_id() -> int:
 def events() -> str:
     """List events newest first, filtered, one keyset page at a time."""
     f = parse_filters(request.args)
-    before = _int_arg("before")
+    before = int_arg("before")
     page = search_events(get_session(), f, before)
     next_url = (
         url_for("dashboard.events", before=page.next_before, **f.raw) if page.next_before else None
@@ -52,7 +46,7 @@ def events() -> str:
 def events_feed() -> Response:
     """Return the rows of events newer than `after`, for the page's live refresh."""
     f = parse_filters(request.args)
-    after = _int_arg("after")
+    after = int_arg("after")
     rows = events_after(get_session(), f, after) if after is not None else []
     html = render_template("dashboard/_event_rows.html", events=rows) if rows else ""
     return jsonify(html=html, count=len(rows), last_id=rows[0].id if rows else (after or 0))

@@ -6,7 +6,7 @@ from flask import abort, render_template, request
 
 from app.dashboard import bp
 from app.dashboard.timeline import find_server, list_servers, server_timeline
-from app.web import get_session
+from app.web import get_session, whole_number
 
 LIMIT = 500
 
@@ -15,7 +15,7 @@ LIMIT = 500
 def servers() -> str:
     """List the servers Lifeguard knows, most recently seen first."""
     farm_raw = request.args.get("farm", "").strip()
-    farm = int(farm_raw) if farm_raw.isdigit() and len(farm_raw) <= 18 else None
+    farm = whole_number(farm_raw)
     status = request.args.get("status", "").strip()[:32]
     rows = list_servers(get_session(), farm, status, LIMIT + 1)
     return render_template(

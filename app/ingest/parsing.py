@@ -115,7 +115,7 @@ def parse_ip(text: str | None) -> str | None:
         return None
 
 
-def _positive_int(raw: str | None) -> int | None:
+def positive_int(raw: str | None) -> int | None:
     """Return raw as an int in 1..2**63-1 if it is plain ASCII digits, else None."""
     if raw is None or not _INT_RE.fullmatch(raw):
         return None
@@ -127,7 +127,7 @@ def parse_int_hint(name: str, raw: str | None) -> int | None:
     """Parse a URL hint such as farm_id; None when absent or empty, InvalidHint when garbage."""
     if raw is None or raw == "":
         return None
-    value = _positive_int(raw)
+    value = positive_int(raw)
     if value is None:
         raise InvalidHint(f"{name} must be a whole number between 1 and {MAX_ID}")
     return value
@@ -156,10 +156,10 @@ def _fields(values: Mapping[str, str | None]) -> ParsedFields:
         public_ip=parse_ip(values.get("public_ip")),
         internal_ip=parse_ip(values.get("internal_ip")),
         new_ip=parse_ip(values.get("new_ip")),
-        farm_id=_positive_int(values.get("farm_id")),
-        farm_role_id=_positive_int(values.get("farm_role_id")),
+        farm_id=positive_int(values.get("farm_id")),
+        farm_role_id=positive_int(values.get("farm_role_id")),
         role_name=_name(values.get("role_name")),
-        env_id=_positive_int(values.get("env_id")),
+        env_id=positive_int(values.get("env_id")),
         farm_name=_name(values.get("farm_name")),
     )
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.db import utcnow
 from app.errors import APIError
 from app.ingest import auth, service
-from app.web import get_config, get_session
+from app.web import get_clock, get_config, get_session
 
 bp = Blueprint("ingest", __name__)
 
@@ -67,9 +66,8 @@ def receive_event() -> tuple[Response, int]:
 def receive_webhook() -> tuple[Response, int]:
     """Store a signed Scalr 5.x webhook; a repeated eventId answers 200."""
     address = _admit()
-    clock = current_app.extensions.get("lifeguard.clock", utcnow)
     event, duplicate = service.receive_webhook(
-        get_session(), _delivery(address), get_config(), clock()
+        get_session(), _delivery(address), get_config(), get_clock()()
     )
     if duplicate:
         return jsonify(id=event.id, duplicate=True), 200

@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from app.scalr.client import build_client
 from app.scalr.environments import load_environments
 from app.scalr.errors import ScalrConfigError, ScalrError
+from app.web import get_config
 
 scalr_cli = AppGroup("scalr", help="Talk to the Scalr Query API.")
 
@@ -38,7 +39,7 @@ def parse_cli_params(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _environ() -> dict[str, str]:
-    return dict(current_app.config["LIFEGUARD"].environ)
+    return dict(get_config().environ)
 
 
 @scalr_cli.command("call")

@@ -6,7 +6,7 @@ import json
 import logging
 import smtplib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -211,8 +211,3 @@ def perform(job: JobView, config: Config, clients: ClientCache, http: requests.S
     except Exception as exc:  # a bug must end the job visibly, not kill the worker
         log.exception("job %s crashed", job.id)
         return Outcome("dead", error=f"internal error: {type(exc).__name__}")
-
-
-def mapping_or_empty(value: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return a plain dict copy of `value`."""
-    return dict(value or {})
