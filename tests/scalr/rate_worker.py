@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.db import make_engine, make_session_factory
@@ -14,11 +15,14 @@ from app.scalr.errors import ScalrRateLimited
 from app.scalr.ratelimit import DatabaseRateLimiter
 from tests.scalr.conftest import ENV_ID, KEY_ID, SECRET_KEY
 
+# One clock hour for both processes: a run at hh:59:59 must not split into two windows.
+FROZEN = datetime(2024, 5, 1, 10, 30, tzinfo=UTC)
+
 
 def main(database_url: str, api_url: str, calls: int, limit: int, start_file: str) -> None:
     """Wait for the start signal, then call and report the counts as JSON."""
     engine = make_engine(database_url)
-    limiter = DatabaseRateLimiter(make_session_factory(engine))
+    limiter = DatabaseRateLimiter(make_session_factory(engine), clock=lambda: FROZEN)
     env = ScalrEnvironment("shared", api_url, KEY_ID, SECRET_KEY, ENV_ID, requests_per_hour=limit)
     deadline = time.monotonic() + 30
     while not Path(start_file).exists() and time.monotonic() < deadline:

@@ -20,6 +20,7 @@ from app.scalr.errors import ScalrRateLimited
 from app.scalr.ratelimit import DatabaseRateLimiter, seconds_to_next_window, window_start
 from simulator import SimState, SimulatorServer
 from tests.scalr.conftest import ENV_ID, KEY_ID, SECRET_KEY
+from tests.scalr.rate_worker import FROZEN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +73,7 @@ def test_environments_are_counted_apart(session_factory: sessionmaker[Session]) 
 def test_spent_budget_sends_nothing(
     session_factory: sessionmaker[Session], sim: SimulatorServer, sim_state: SimState
 ) -> None:
-    limiter = DatabaseRateLimiter(session_factory)
+    limiter = DatabaseRateLimiter(session_factory, Clock(datetime(2024, 5, 1, 10, 15, tzinfo=UTC)))
     environment = ScalrEnvironment("prod", sim.url, KEY_ID, SECRET_KEY, ENV_ID, requests_per_hour=2)
     with ScalrClient(environment, rate_limiter=limiter) as client:
         client.hello()
@@ -110,4 +111,4 @@ def test_limit_is_shared_by_two_os_processes(
         results.append(json.loads(out.strip().splitlines()[-1]))
     assert sum(r["ok"] for r in results) == 5
     assert sum(r["limited"] for r in results) == 7
-    assert DatabaseRateLimiter(session_factory).usage("shared") == 5
+    assert DatabaseRateLimiter(session_factory).usage("shared", at=FROZEN) == 5
