@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,18 +36,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database URL with an empty schema that only this test session uses."""
-    if not PG_URL:
-        path = tmp_path_factory.mktemp("db") / "lifeguard-test.db"
-        yield f"sqlite:///{path}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
+@contextmanager
+def scratch_schema(base_url: str, prefix: str = "t") -> Iterator[str]:
+    """Yield a PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    base = normalise_url(PG_URL)
+    base = normalise_url(base_url)
     sep = "&" if "?" in base else "?"
     try:
         yield f"{base}{sep}options=-csearch_path%3D{schema}"
@@ -54,6 +51,17 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database URL with an empty schema that only this test session uses."""
+    if not PG_URL:
+        path = tmp_path_factory.mktemp("db") / "lifeguard-test.db"
+        yield f"sqlite:///{path}"
+        return
+    with scratch_schema(PG_URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from app import migrate
-from app.db import Base, make_engine, normalise_url
+from app.db import Base, make_engine
+from tests.conftest import PG_URL, scratch_schema
 
 
 @pytest.fixture
 def empty_url(tmp_path):
-    pg = os.environ.get("TEST_DATABASE_URL")
-    if not pg:
+    if not PG_URL:
         yield f"sqlite:///{tmp_path / 'migrate.db'}"
         return
-    schema = f"m_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(pg)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{normalise_url(pg)}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with scratch_schema(PG_URL, prefix="m") as url:
+        yield url
 
 
 def test_upgrade_check_downgrade(empty_url):

@@ -7,15 +7,14 @@ Never `playwright install`: that downloads a browser build, which fails here.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_USER, use_rules
+from tests.stack import LifeguardServer
 
 CHROMIUM = os.environ.get("LIFEGUARD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,15 +52,8 @@ def live_app(make_app, tmp_path: Path) -> Flask:
 @pytest.fixture
 def live_url(live_app: Flask) -> Iterator[str]:
     """Serve `live_app` on 127.0.0.1 on a free port, in a thread, for one test."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with LifeguardServer(live_app) as server:
+        yield f"http://127.0.0.1:{server.port}"
 
 
 @pytest.fixture(scope="session")

@@ -72,7 +72,7 @@ def test_unknown_rule_is_404(admin):
 
 def test_rule_page_shows_definition(admin):
     page = admin.get(URL).get_data(as_text=True)
-    assert "farm_id eq 1439" in page or "farm_id" in page
+    assert "farm_id eq 1439" in page
     assert "at most 2 per 3600 s" in page
     assert "ServerLaunch" in page
 
@@ -81,7 +81,7 @@ def test_test_bench_with_a_stored_event(admin, db_session):
     event = gen_event(db_session, farm_id=1439, role_name="web-3", farm_role_id=77)
     page = post(admin, f"{URL}/test", event_id=str(event.id)).get_data(as_text=True)
     assert "matched" in page
-    assert "&#34;FarmRoleID&#34;: &#34;77&#34;" in page or '"FarmRoleID": "77"' in page
+    assert "&#34;FarmRoleID&#34;: &#34;77&#34;" in page
     assert "Throttle key: <code>77</code>" in page
 
 
