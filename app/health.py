@@ -19,12 +19,12 @@ from app import migrate
 from app.config import Config
 from app.db import utcnow
 from app.models.event import Event
-from app.models.job import STATUSES, ActionJob
-from app.models.ops import Breaker, WorkerHeartbeat
+from app.models.ops import Breaker
 from app.scalr.client import ScalrClient
 from app.scalr.environments import load_environments
 from app.scalr.errors import ScalrConfigError, ScalrError
 from app.scalr.ratelimit import DatabaseRateLimiter
+from app.stats import job_counts, last_heartbeat, unprocessed_events
 
 bp = Blueprint("health", __name__)
 
@@ -54,7 +54,7 @@ def readiness(engine: Engine, factory: sessionmaker[Session]) -> tuple[bool, dic
         checks["worker"] = {"ok": False, "last_beat_at": None}
         return False, checks
     with factory() as session:
-        beat = session.scalar(select(func.max(WorkerHeartbeat.last_beat_at)))
+        beat = last_heartbeat(session)
     fresh = beat is not None and utcnow() - beat <= HEARTBEAT_FRESH
     # Reported, not required: taking the web process out of rotation because the
     # worker is down would refuse Scalr's posts, and Scalr never retries them.
@@ -83,20 +83,13 @@ class DatabaseCollector(Collector):
             jobs = GaugeMetricFamily(
                 "lifeguard_action_jobs", "Action jobs by status.", labels=["status"]
             )
-            rows = session.execute(
-                select(ActionJob.status, func.count()).group_by(ActionJob.status)
-            )
-            counts: dict[str, int] = {status: count for status, count in rows}
-            for status in STATUSES:
-                jobs.add_metric([status], counts.get(status, 0))
+            for status, count in job_counts(session).items():
+                jobs.add_metric([status], count)
             yield jobs
-            pending = session.scalar(
-                select(func.count()).select_from(Event).where(Event.processed_at.is_(None))
-            )
             yield GaugeMetricFamily(
                 "lifeguard_events_unprocessed",
                 "Events stored but not yet matched.",
-                value=pending or 0,
+                value=unprocessed_events(session),
             )
             last = session.scalar(select(func.max(Event.id)))
             yield GaugeMetricFamily(
@@ -110,7 +103,7 @@ class DatabaseCollector(Collector):
                 "Remediation breakers open (Scalr actions stopped until a person closes them).",
                 value=open_breakers or 0,
             )
-            beat = session.scalar(select(func.max(WorkerHeartbeat.last_beat_at)))
+            beat = last_heartbeat(session)
             age = (utcnow() - beat).total_seconds() if beat else float("inf")
             yield GaugeMetricFamily(
                 "lifeguard_worker_heartbeat_age_seconds",

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from app.dashboard.chart import Chart, build_chart, hour_keys
 from app.dashboard.sqlfuncs import hour_bucket
 from app.models.event import Event
-from app.models.job import DEAD, RETRYING, SCHEDULED, STATUSES, ActionJob
+from app.models.job import DEAD, RETRYING, SCHEDULED, ActionJob
 from app.models.ops import Breaker, WorkerHeartbeat
+from app.stats import job_counts, unprocessed_events
 
 LIST_SIZE = 20
 
@@ -45,14 +46,6 @@ class Overview:
     heartbeats: list[WorkerHeartbeat]
 
 
-def job_counts(session: Session) -> dict[str, int]:
-    """Count action jobs per status, every status present."""
-    rows = session.execute(select(ActionJob.status, func.count()).group_by(ActionJob.status))
-    counts = {status: 0 for status in STATUSES}
-    counts.update({str(status): int(n) for status, n in rows})
-    return counts
-
-
 def jobs_with_status(session: Session, status: str, limit: int = LIST_SIZE) -> list[ActionJob]:
     """Return jobs of one status: the next due first, or the latest ended for dead ones."""
     query = select(ActionJob).where(ActionJob.status == status)
@@ -68,15 +61,12 @@ def load_overview(session: Session, now: datetime) -> Overview:
     hours = hour_keys(now)
     counts = hourly_counts(session, hours[0])
     last_hour = hours[-1].strftime("%Y-%m-%d %H")
-    unprocessed = session.scalar(
-        select(func.count()).select_from(Event).where(Event.processed_at.is_(None))
-    )
     return Overview(
         now=now,
         chart=build_chart(counts, hours),
         events_24h=sum(counts.values()),
         events_1h=sum(n for (hour, _), n in counts.items() if hour == last_hour),
-        unprocessed=int(unprocessed or 0),
+        unprocessed=unprocessed_events(session),
         job_counts=job_counts(session),
         scheduled=jobs_with_status(session, SCHEDULED),
         retrying=jobs_with_status(session, RETRYING),

@@ -1,0 +1,33 @@
+"""Counts of the system's state that the overview, /readyz and /metrics all report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models.event import Event
+from app.models.job import STATUSES, ActionJob
+from app.models.ops import WorkerHeartbeat
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    """Count action jobs per status, every status present."""
+    rows = session.execute(select(ActionJob.status, func.count()).group_by(ActionJob.status))
+    counts = {status: 0 for status in STATUSES}
+    counts.update({str(status): int(n) for status, n in rows})
+    return counts
+
+
+def unprocessed_events(session: Session) -> int:
+    """Count events stored but not yet matched against the rules."""
+    count = session.scalar(
+        select(func.count()).select_from(Event).where(Event.processed_at.is_(None))
+    )
+    return int(count or 0)
+
+
+def last_heartbeat(session: Session) -> datetime | None:
+    """Return when any worker last beat."""
+    return session.scalar(select(func.max(WorkerHeartbeat.last_beat_at)))
