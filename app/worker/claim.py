@@ -8,12 +8,12 @@ has room for one more.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.config import Config
 from app.models.event import Event
 from app.models.job import (
     CANCELLED,
@@ -33,16 +33,6 @@ from app.scalr.actions import MUTATING_ACTIONS
 from app.worker.locks import advisory_lock
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The global guard settings the worker applies."""
-
-    dry_run: bool = False
-    budget_max: int = 20
-    budget_window_seconds: int = 3600
-    lease_seconds: int = 120
 
 
 def due_job_query(now: datetime):  # type: ignore[no-untyped-def]
@@ -105,7 +95,7 @@ def _throttled(session: Session, job: ActionJob, ruleset: RuleSet, now: datetime
     return None
 
 
-def _over_budget(session: Session, job: ActionJob, limits: Limits, now: datetime) -> str | None:
+def _over_budget(session: Session, job: ActionJob, config: Config, now: datetime) -> str | None:
     if job.kind != "scalr" or not (job.spec or {}).get("mutating"):
         return None
     env = job.environment or "default"
@@ -113,7 +103,7 @@ def _over_budget(session: Session, job: ActionJob, limits: Limits, now: datetime
     breaker = session.get(Breaker, env, with_for_update=True)
     if breaker is not None and breaker.is_open:
         return f"remediation breaker of environment {env!r} is open: {breaker.reason}"
-    since = now - timedelta(seconds=limits.budget_window_seconds)
+    since = now - timedelta(seconds=config.budget_window_seconds)
     if breaker is not None and breaker.closed_at is not None and breaker.closed_at > since:
         # A person who closes the breaker has looked: the budget starts afresh from then.
         since = breaker.closed_at
@@ -127,12 +117,12 @@ def _over_budget(session: Session, job: ActionJob, limits: Limits, now: datetime
         .where(ActionJob.dry_run.is_(False))
         .where(ActionJob.id != job.id)
     )
-    if (used or 0) < limits.budget_max:
+    if (used or 0) < config.budget_max:
         return None
-    window = format_duration(limits.budget_window_seconds)
+    window = format_duration(config.budget_window_seconds)
     reason = (
         f"budget spent: {used} Scalr actions in {window} in environment {env!r} "
-        f"(at most {limits.budget_max}); the breaker stays open until a person closes it"
+        f"(at most {config.budget_max}); the breaker stays open until a person closes it"
     )
     if breaker is None:
         breaker = Breaker(environment=env)
@@ -147,7 +137,7 @@ def _over_budget(session: Session, job: ActionJob, limits: Limits, now: datetime
 
 
 def claim_job(
-    session: Session, ruleset: RuleSet, limits: Limits, worker: str, now: datetime
+    session: Session, ruleset: RuleSet, config: Config, worker: str, now: datetime
 ) -> ActionJob | None:
     """Claim one due job; return it marked running, or settled by a guard (caller commits)."""
     job = session.scalars(due_job_query(now)).first()
@@ -169,20 +159,20 @@ def claim_job(
     first_time = job.fired_at is None and not manual
     if first_time and (skip := _throttled(session, job, ruleset, now)) is not None:
         return _finish(job, SKIPPED, skip, now)
-    dry = limits.dry_run or (state.dry_run if state and state.dry_run is not None else job.dry_run)
+    dry = config.dry_run or (state.dry_run if state and state.dry_run is not None else job.dry_run)
     if dry:
         job.dry_run = True
         job.fired_at = job.fired_at or now
-        why = "DRY_RUN is set" if limits.dry_run else "rule is in dry run"
+        why = "DRY_RUN is set" if config.dry_run else "rule is in dry run"
         job.result = {"would_call": {"kind": job.kind, "action": job.action, "params": job.params}}
         return _finish(job, DRY_RUN, f"{why}; nothing was called", now)
-    if first_time and (skip := _over_budget(session, job, limits, now)) is not None:
+    if first_time and (skip := _over_budget(session, job, config, now)) is not None:
         return _finish(job, SKIPPED, skip, now)
     job.status = RUNNING
     job.attempts += 1
     job.started_at = now
     job.fired_at = job.fired_at or now
-    job.lease_expires_at = now + timedelta(seconds=limits.lease_seconds)
+    job.lease_expires_at = now + timedelta(seconds=config.worker_lease_seconds)
     job.locked_by = worker
     return job
 

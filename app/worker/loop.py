@@ -27,7 +27,7 @@ from app.models.job import RUNNING
 from app.models.ops import WorkerHeartbeat
 from app.rules.store import RulesStore
 from app.scalr.client import ScalrClient, build_client
-from app.worker.claim import Limits, claim_job, next_due_at, reap_expired_leases
+from app.worker.claim import claim_job, next_due_at, reap_expired_leases
 from app.worker.execute import ClientCache, JobView, perform
 from app.worker.outcome import record_outcome, release_followers
 from app.worker.periodic import claim_periodic, record_periodic
@@ -91,12 +91,6 @@ class Worker:
         self.rules = rules
         self.clock = clock
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.limits = Limits(
-            dry_run=config.dry_run,
-            budget_max=config.budget_max,
-            budget_window_seconds=config.budget_window_seconds,
-            lease_seconds=config.worker_lease_seconds,
-        )
         build = client_factory or (lambda name: build_client(name, config.environ, session_factory))
         self.clients = ClientCache(build)
         self.http = requests.Session()
@@ -163,7 +157,7 @@ class Worker:
         """Claim, run and record one due job; say whether there was one."""
         now = self.clock()
         with transaction(self.factory) as session:
-            job = claim_job(session, self.rules.current, self.limits, self.id, now)
+            job = claim_job(session, self.rules.current, self.config, self.id, now)
             if job is None:
                 return False
             if job.status != RUNNING:

@@ -220,7 +220,7 @@ rules:
     host_up(stack, "5bbd72c5-908c-4535-a7ec-2fbf56486ff3")  # stored, not processed
     with transaction(stack.factory) as session:
         job = claim_job(
-            session, stack.worker.rules.current, stack.worker.limits, "w", stack.worker.clock()
+            session, stack.worker.rules.current, stack.worker.config, "w", stack.worker.clock()
         )
         assert job is not None and job.status == "cancelled"
         assert "HostUp" in job.reason
