@@ -38,7 +38,7 @@ def _admit() -> str | None:
     return address
 
 
-def _delivery(address: str | None) -> service.Delivery:
+def _delivery(address: str | None, query: dict[str, list[str]] | None = None) -> service.Delivery:
     return service.Delivery(
         method=request.method,
         path=request.path,
@@ -47,6 +47,7 @@ def _delivery(address: str | None) -> service.Delivery:
         content_type=request.headers.get("Content-Type"),
         headers={k: v for k, v in request.headers.items()},
         remote_addr=address,
+        query=query,
     )
 
 
@@ -58,7 +59,7 @@ def receive_event() -> tuple[Response, int]:
     auth.check_ingest_token(
         get_config(), auth.presented_token(query, request.headers.get("Authorization"))
     )
-    event = service.receive_observer(get_session(), _delivery(address))
+    event = service.receive_observer(get_session(), _delivery(address, query))
     return jsonify(id=event.id), 202
 
 

@@ -59,6 +59,14 @@ class Delivery:
     content_type: str | None
     headers: dict[str, str] = field(default_factory=dict)
     remote_addr: str | None = None
+    # The query string already decoded (the view needs it for the token first).
+    query: dict[str, list[str]] | None = None
+
+    def parsed_query(self) -> dict[str, list[str]]:
+        """Return the query fields, decoding them only if the caller did not."""
+        if self.query is not None:
+            return self.query
+        return decode_form(self.query_string, "query string")
 
 
 def _bad(code: str, message: str, status: int = 400) -> APIError:
@@ -94,7 +102,7 @@ def _single(fields: dict[str, list[str]], name: str, where: str) -> str | None:
 
 def read_observer_fields(delivery: Delivery) -> tuple[dict[str, str | None], dict[str, list[str]]]:
     """Read `event`, `message` and the URL hints from body and query string."""
-    query = decode_form(delivery.query_string, "query string")
+    query = delivery.parsed_query()
     body: dict[str, Any] = {}
     kind = media_type(delivery.content_type)
     if delivery.body:
@@ -299,7 +307,7 @@ def receive_webhook(
         source=SOURCE_WEBHOOK,
         data=parsed.data,
         enriched_fields=[],
-        raw=raw_record(delivery, decode_form(delivery.query_string, "query string"), stored_body),
+        raw=raw_record(delivery, delivery.parsed_query(), stored_body),
         remote_addr=delivery.remote_addr,
         external_id=parsed.event_id,
     )
