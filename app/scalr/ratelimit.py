@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -50,22 +50,23 @@ class DatabaseRateLimiter:
         self.clock = clock
 
     def _upsert(self, dialect: str, environment: str, start: datetime, limit: int) -> Insert:
+        # INSERT ... ON CONFLICT DO UPDATE ... WHERE count < limit RETURNING count: one atomic
+        # statement, the same on both backends (their insert constructs share the API).
+        makers: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+        make_insert = makers.get(dialect)
+        if make_insert is None:
+            raise NotImplementedError(f"no atomic upsert for database {dialect!r}")
         values = {"environment": environment, "window_start": start, "count": 1}
-        if dialect == "postgresql":
-            pg_insert = postgresql.insert(ScalrApiUsage).values(**values)
-            return pg_insert.on_conflict_do_update(
+        return (
+            make_insert(ScalrApiUsage)
+            .values(**values)
+            .on_conflict_do_update(
                 index_elements=["environment", "window_start"],
                 set_={"count": ScalrApiUsage.count + 1},
                 where=ScalrApiUsage.count < limit,
-            ).returning(ScalrApiUsage.count)
-        if dialect == "sqlite":
-            lite_insert = sqlite.insert(ScalrApiUsage).values(**values)
-            return lite_insert.on_conflict_do_update(
-                index_elements=["environment", "window_start"],
-                set_={"count": ScalrApiUsage.count + 1},
-                where=ScalrApiUsage.count < limit,
-            ).returning(ScalrApiUsage.count)
-        raise NotImplementedError(f"no atomic upsert for database {dialect!r}")
+            )
+            .returning(ScalrApiUsage.count)
+        )
 
     def reserve(self, environment: ScalrEnvironment, *, action: str | None = None) -> int:
         """Take one call from this hour's budget and return the count; raise when spent."""
