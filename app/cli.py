@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import shlex
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import DBAPIError
 
 from app import migrate
 from app.web import get_config
@@ -102,6 +106,35 @@ def demo_init(port: int, sim_port: int) -> None:
     click.echo(f"  curl -s -H 'Authorization: Bearer {values['API_TOKEN']}' {base}/api/v1/events")
 
 
+def _answer_missing_schema(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn "no such table" inside a command into one line naming `db upgrade`, exit 1."""
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except DBAPIError as exc:
+            if not migrate.is_missing_schema(exc):
+                raise
+            engine = current_app.extensions["lifeguard.engine"]
+            hint = f"a table is missing: {migrate.UPGRADE_HINT}"
+            problem = migrate.schema_problem(engine) or hint
+            raise click.ClickException(problem) from None
+
+    guarded.schema_guarded = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def guard_schema(command: click.Command) -> None:
+    """Give `command` and every command below it the missing-schema answer."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            guard_schema(sub)
+    elif command.callback is not None and not getattr(command.callback, "schema_guarded", False):
+        # Commands are module-level objects: every create_app() sees the same ones.
+        command.callback = _answer_missing_schema(command.callback)
+
+
 def register(app: Flask) -> None:
     """Attach every command group to `app`."""
     from app.dashboard.cli import seed_events_command
@@ -117,3 +150,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(scalr_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(scalr_sim_command, "scalr-sim")
+    for command in (db_cli, demo_cli, rules_cli, scalr_cli, worker_command):
+        guard_schema(command)

@@ -134,11 +134,14 @@ class ScalrClient(TypedActionsMixin):
         fields = encode_params(params)
         started = time.monotonic()
         outcome = "ok"
+        sent = False  # whether a request was put on the wire (or tried to be)
         transaction_id: str | None = None
         try:
             if self.rate_limiter is not None:
                 self.rate_limiter.reserve(self.environment, action=action)
-            response = self._send(action, method, fields)
+            wire = self._sign(action, fields)
+            sent = True
+            response = self._send(action, method, wire)
             transaction_id = response.transaction_id
             if action == "ServerLaunch" and not response.get("ServerID"):
                 raise ScalrLaunchFailed(
@@ -152,20 +155,26 @@ class ScalrClient(TypedActionsMixin):
             outcome = type(exc).__name__
             transaction_id = getattr(exc, "transaction_id", transaction_id)
             raise
+        except BaseException as exc:
+            # Not an answer of Scalr's: the database behind the rate limit, a bug, a signal.
+            outcome = f"error:{type(exc).__name__}"
+            raise
         finally:
             log.info(
-                "scalr call %s env=%s method=%s outcome=%s duration=%.3fs transaction_id=%s",
+                "scalr call %s env=%s method=%s outcome=%s sent=%s duration=%.3fs "
+                "transaction_id=%s",
                 action,
                 self.environment.name,
                 method,
                 outcome,
+                "yes" if sent else "no",
                 time.monotonic() - started,
                 transaction_id,
             )
 
-    def _send(self, action: str, method: str, fields: list[tuple[str, str]]) -> ScalrResponse:
+    def _sign(self, action: str, fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
         env = self.environment
-        wire = signed_params(
+        return signed_params(
             action=action,
             version=env.version,
             key_id=env.key_id,
@@ -174,6 +183,9 @@ class ScalrClient(TypedActionsMixin):
             env_id=env.env_id,
             params=fields,
         )
+
+    def _send(self, action: str, method: str, wire: list[tuple[str, str]]) -> ScalrResponse:
+        env = self.environment
         signature = wire[-1][1]
         timeout = (env.timeout_seconds, env.timeout_seconds)
         try:

@@ -6,13 +6,16 @@ import signal
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
+from app import migrate
 from app.config import Config
 from app.rules.store import RulesStore
 from app.worker.loop import Worker
 
 
 @click.command("worker")
+@with_appcontext
 @click.option(
     "--max-seconds", type=float, default=None, help="Stop after this long (tests, demos)."
 )
@@ -20,6 +23,9 @@ def worker_command(max_seconds: float | None) -> None:
     """Match events, run due action jobs, retry, record; SIGTERM finishes the current job."""
     config: Config = current_app.config["LIFEGUARD"]
     store: RulesStore = current_app.extensions["lifeguard.rules"]
+    problem = migrate.schema_problem(current_app.extensions["lifeguard.engine"])
+    if problem is not None:
+        raise click.ClickException(problem)
     worker = Worker(config, current_app.extensions["lifeguard.session_factory"], store)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)

@@ -244,3 +244,35 @@ def test_connection_refused_is_a_transport_error(scalr_env: ScalrEnvironment) ->
         client.hello()
     assert caught.value.retryable is True
     assert isinstance(caught.value, ScalrError)
+
+
+class BrokenLimiter:
+    """A rate limiter whose database is not there (an unmigrated schema, an outage)."""
+
+    def reserve(self, environment: ScalrEnvironment, *, action: str | None = None) -> int:
+        raise RuntimeError("no such table: scalr_api_usage")
+
+
+def test_a_call_that_fails_before_the_wire_logs_its_real_outcome(
+    scalr_env: ScalrEnvironment, sim_state: SimState, caplog
+) -> None:
+    caplog.set_level("INFO", logger="app.scalr.client")
+    with (
+        ScalrClient(scalr_env, rate_limiter=BrokenLimiter()) as client,
+        pytest.raises(RuntimeError),
+    ):
+        client.call("FarmsList")
+    [line] = [r.getMessage() for r in caplog.records if "scalr call FarmsList" in r.getMessage()]
+    assert "outcome=error:RuntimeError" in line and "sent=no" in line, line
+    assert "outcome=ok" not in line
+    assert sim_state.calls() == []
+
+
+def test_a_successful_call_logs_that_it_was_sent(
+    scalr_client: ScalrClient, sim_state: SimState, caplog
+) -> None:
+    caplog.set_level("INFO", logger="app.scalr.client")
+    scalr_client.call("FarmsList")
+    [line] = [r.getMessage() for r in caplog.records if "scalr call FarmsList" in r.getMessage()]
+    assert "outcome=ok sent=yes" in line, line
+    assert len(sim_state.calls("FarmsList")) == 1
