@@ -9,10 +9,13 @@ from pathlib import Path
 from flask import Flask
 
 from app.config import PROJECT_ROOT, Config
-from app.db import make_engine, make_read_session_factory, make_session_factory
+from app.dashboard.throttle import LoginThrottle
+from app.db import make_engine, make_read_session_factory, make_session_factory, utcnow
 from app.health import scalr_checks
+from app.ingest.auth import FloodLimiter
 from app.logging_setup import configure_logging
 from app.rules.store import RulesStore
+from app.services import Services, install
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +36,21 @@ def create_app(config: Config | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     engine = make_engine(config.database_url)
-    app.extensions["lifeguard.engine"] = engine
-    app.extensions["lifeguard.session_factory"] = make_session_factory(engine)
-    app.extensions["lifeguard.read_session_factory"] = make_read_session_factory(engine)
-
-    app.extensions["lifeguard.rules"] = make_rules_store(config)
-    factory = app.extensions["lifeguard.session_factory"]
-    app.extensions["lifeguard.scalr_check"] = lambda: scalr_checks(config, factory)
+    factory = make_session_factory(engine)
+    install(
+        app,
+        Services(
+            config=config,
+            engine=engine,
+            session_factory=factory,
+            read_session_factory=make_read_session_factory(engine),
+            rules=make_rules_store(config),
+            clock=utcnow,
+            flood_limiter=FloodLimiter(config.ingest_rate_per_minute),
+            login_throttle=LoginThrottle(),
+            scalr_check=lambda: scalr_checks(config, factory),
+        ),
+    )
 
     register_blueprints(app)
     register_errorhandlers(app)

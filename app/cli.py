@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError
 
 from app import migrate
+from app.services import get_services
 from app.web import get_config
 
 db_cli = AppGroup("db", help="Database schema migrations.")
@@ -40,7 +41,7 @@ def db_downgrade(revision: str) -> None:
 @db_cli.command("current")
 def db_current() -> None:
     """Print the schema revision of the database and of the code."""
-    current = migrate.current_revision(current_app.extensions["lifeguard.engine"])
+    current = migrate.current_revision(get_services().engine)
     click.echo(f"database: {current or '(empty)'}\ncode:     {migrate.head_revision()}")
 
 
@@ -116,7 +117,7 @@ def _answer_missing_schema(callback: Callable[..., Any]) -> Callable[..., Any]:
         except DBAPIError as exc:
             if not migrate.is_missing_schema(exc):
                 raise
-            engine = current_app.extensions["lifeguard.engine"]
+            engine = get_services().engine
             hint = f"a table is missing: {migrate.UPGRADE_HINT}"
             problem = migrate.schema_problem(engine) or hint
             raise click.ClickException(problem) from None

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -24,6 +24,7 @@ from app.scalr.client import ScalrClient
 from app.scalr.environments import load_environments
 from app.scalr.errors import ScalrConfigError, ScalrError
 from app.scalr.ratelimit import DatabaseRateLimiter
+from app.services import get_services
 from app.stats import job_counts, last_heartbeat, unprocessed_events
 
 bp = Blueprint("health", __name__)
@@ -66,8 +67,8 @@ def readiness(engine: Engine, factory: sessionmaker[Session]) -> tuple[bool, dic
 def readyz() -> tuple[Response, int]:
     """Answer 200 when this process can take traffic, 503 otherwise."""
     ok, checks = readiness(
-        current_app.extensions["lifeguard.engine"],
-        current_app.extensions["lifeguard.session_factory"],
+        get_services().engine,
+        get_services().session_factory,
     )
     return jsonify(ready=ok, checks=checks), 200 if ok else 503
 
@@ -116,8 +117,8 @@ class DatabaseCollector(Collector):
 def metrics() -> Response:
     """Expose metrics in the Prometheus text format."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(current_app.extensions["lifeguard.session_factory"]))
-    status = current_app.extensions["lifeguard.rules"].status()
+    registry.register(DatabaseCollector(get_services().session_factory))
+    status = get_services().rules.status()
     rules_ok = Gauge(
         "lifeguard_rules_file_ok",
         "1 when the rules file on disk is the one running, 0 when it was refused.",

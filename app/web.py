@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
-from app.ingest.parsing import positive_int
+from app.limits import whole_number
+from app.rules.store import RulesStore
+from app.services import get_services
 
 
 def get_config() -> Config:
@@ -19,8 +23,7 @@ def get_config() -> Config:
 
 def get_session_factory() -> sessionmaker[Session]:
     """Return the application's session factory."""
-    factory: sessionmaker[Session] = current_app.extensions["lifeguard.session_factory"]
-    return factory
+    return get_services().session_factory
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -34,7 +37,7 @@ def get_session() -> Session:
     """
     if "db_session" not in g:
         if request.method in READ_METHODS:
-            g.db_session = current_app.extensions["lifeguard.read_session_factory"]()
+            g.db_session = get_services().read_session_factory()
         else:
             g.db_session = get_session_factory()()
     session: Session = g.db_session
@@ -51,21 +54,14 @@ def init_request_session(app: Flask) -> None:
             session.close()
 
 
-def get_rules_store() -> Any:
-    """Return the application's RulesStore (app.rules), which holds the last good rules."""
-    return current_app.extensions["lifeguard.rules"]
+def get_rules_store() -> RulesStore:
+    """Return the application's RulesStore, which holds the last good rules."""
+    return get_services().rules
 
 
-def get_clock() -> Any:
+def get_clock() -> Callable[[], datetime]:
     """Return the application's clock: a function giving an aware UTC datetime."""
-    from app.db import utcnow
-
-    return current_app.extensions.get("lifeguard.clock", utcnow)
-
-
-def whole_number(raw: str | None) -> int | None:
-    """Return `raw` as an id-sized whole number (1 to 2**63-1); None when absent or not one."""
-    return positive_int((raw or "").strip())
+    return get_services().clock
 
 
 def int_arg(name: str) -> int | None:

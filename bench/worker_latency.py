@@ -25,6 +25,7 @@ from werkzeug.serving import make_server
 from app import create_app, migrate
 from app.config import Config
 from app.db import make_engine, normalise_url
+from app.services import services_of
 from app.worker import loop
 from app.worker.loop import Worker
 from simulator import SimulatorServer, build_state, demo_config
@@ -84,9 +85,7 @@ def run(database_url: str, events: int, wake: bool, workdir: Path) -> list[float
         threading.Thread(target=server.serve_forever, daemon=True).start()
         original = loop.Listener
         loop.Listener = loop.Listener if wake else PollOnly  # type: ignore[misc]
-        worker = Worker(
-            cfg, app.extensions["lifeguard.session_factory"], app.extensions["lifeguard.rules"]
-        )
+        worker = Worker(cfg, services_of(app).session_factory, services_of(app).rules)
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         time.sleep(0.5)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import app.models
 from app.db import Base, make_engine, make_session_factory, normalise_url
+from app.services import services_of
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -132,7 +133,7 @@ def make_app(database_url: str, session_factory: sessionmaker[Session], tmp_path
 
     yield _make
     for application in apps:
-        application.extensions["lifeguard.engine"].dispose()
+        services_of(application).engine.dispose()
 
 
 @pytest.fixture

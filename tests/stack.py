@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.config import Config
 from app.models.job import ActionJob
+from app.services import services_of
 from app.worker.loop import Worker
 from simulator import SimulatorServer
 from tests.conftest import INGEST_TOKEN
@@ -125,8 +126,8 @@ def make_stack(
         web = LifeguardServer(app).__enter__()
         opened.append(web)
         state.notifier.config.default_url = web.events_url
-        factory = app.extensions["lifeguard.session_factory"]
-        worker = Worker(config, factory, app.extensions["lifeguard.rules"], worker_id="test-worker")
+        factory = services_of(app).session_factory
+        worker = Worker(config, factory, services_of(app).rules, worker_id="test-worker")
         opened.append(worker)
         assert worker.rules.status().ok, worker.rules.status().to_dict()
         return Stack(app, web, sim, worker, factory, rules_path)
@@ -141,4 +142,4 @@ def make_stack(
         elif isinstance(thing, SimulatorServer):
             thing.stop()
         else:
-            thing.extensions["lifeguard.engine"].dispose()
+            services_of(thing).engine.dispose()

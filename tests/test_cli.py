@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app import migrate
+from app.services import services_of
 
 
 def test_every_documented_command_is_registered(app):
@@ -49,7 +50,7 @@ def test_console_commands_answer_a_missing_schema_with_one_line(make_app, tmp_pa
 def test_a_partly_migrated_schema_is_named(make_app, tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     application = make_app(database_url=url)
-    engine = application.extensions["lifeguard.engine"]
+    engine = services_of(application).engine
     migrate.upgrade(url)
     assert migrate.schema_problem(engine) is None
     with engine.begin() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app import migrate
+from app.services import services_of
 from tests.factories import gen_event
 from tests.scalr.conftest import sim, sim_state  # noqa: F401  (fixtures)
 
@@ -61,13 +62,13 @@ def test_scalr_checks_against_the_simulator_and_a_dead_endpoint(make_app, sim): 
         "SCALR_ENV_ID": "3",
     }
     app = make_app(environ=environ)
-    [check] = app.extensions["lifeguard.scalr_check"]()
+    [check] = services_of(app).scalr_check()
     assert check["name"] == "default" and check["ok"] is True, check
     dead = make_app(environ=dict(environ, SCALR_API_URL="http://127.0.0.1:9/api/api.php"))
-    [check] = dead.extensions["lifeguard.scalr_check"]()
+    [check] = services_of(dead).scalr_check()
     assert check["ok"] is False and "ScalrTransportError" in check["detail"]
     assert SECRET_KEY not in repr(check)
 
 
 def test_scalr_checks_without_configuration(app):
-    assert app.extensions["lifeguard.scalr_check"]() == []
+    assert services_of(app).scalr_check() == []

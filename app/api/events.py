@@ -10,7 +10,8 @@ from sqlalchemy import select
 from app.api import bp
 from app.api.pagination import encode_cursor, keyset_page, read_after, read_limit
 from app.errors import APIError
-from app.ingest.parsing import MAX_ID, parse_int_hint
+from app.ingest.parsing import parse_int_hint
+from app.limits import MAX_ID
 from app.models.event import Event
 from app.web import get_session
 

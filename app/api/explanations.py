@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify
 from sqlalchemy import select
 
 from app.api import bp
@@ -13,6 +13,7 @@ from app.errors import APIError
 from app.models.event import Event
 from app.models.job import ActionJob
 from app.rules.matching import explain_all
+from app.services import get_services
 from app.web import get_session
 
 
@@ -35,8 +36,8 @@ def explain_event(event_id: int) -> Response:
         "jobs": [job_json(j) for j in jobs],
         "current": None,
     }
-    store = current_app.extensions.get("lifeguard.rules")
-    if store is not None:
+    store = get_services().rules
+    if store.status().loaded_at is not None:
         ruleset = store.current
         body["current"] = {
             "rules_version": ruleset.version,

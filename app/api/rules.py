@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 
 from app.api import bp
 from app.dashboard.backtest import backtest
 from app.dashboard.rules_info import RuleRow, rule_rows
 from app.errors import APIError
 from app.rules.model import Rule, RuleSet
+from app.services import get_services
 from app.web import get_clock, get_session
 from app.worker.control import set_rule_paused
 
@@ -18,9 +19,9 @@ MAX_BACKTEST_DAYS = 90
 
 
 def _ruleset() -> RuleSet:
-    store = current_app.extensions.get("lifeguard.rules")
-    if store is None:
-        raise APIError(503, "rules_not_loaded", "The rules engine is not loaded in this process.")
+    store = get_services().rules
+    if store.status().loaded_at is None:
+        raise APIError(503, "rules_not_loaded", "No good rules file was ever loaded.")
     ruleset: RuleSet = store.current
     return ruleset
 

@@ -25,6 +25,7 @@ from app.dashboard.csrf import check_csrf, csrf_token, rotate_csrf_token
 from app.dashboard.throttle import LoginThrottle
 from app.ingest.auth import client_address
 from app.security import secrets_equal
+from app.services import get_services
 from app.web import get_config
 
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login", "dashboard.logout"})
@@ -83,11 +84,7 @@ def safe_next(target: str | None) -> str:
 
 def login_throttle() -> LoginThrottle:
     """Return this process's failed-login counter."""
-    throttle = current_app.extensions.get("lifeguard.login_throttle")
-    if throttle is None:
-        throttle = LoginThrottle()
-        current_app.extensions["lifeguard.login_throttle"] = throttle
-    return throttle
+    return get_services().login_throttle
 
 
 @bp.before_request

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Engine
 
 from app.db import utcnow
+from app.services import get_services
 
 NAMES = (
     ("HostUp", 25), ("HostInit", 20), ("HostDown", 15), ("IPAddressChanged", 10),
@@ -116,7 +116,7 @@ def seed_events(
 @with_appcontext
 def seed_events_command(count: int, days: float) -> None:
     """Insert COUNT generated events (already matched) for demos and benchmarks."""
-    engine: Engine = current_app.extensions["lifeguard.engine"]
+    engine: Engine = get_services().engine
     started = time.perf_counter()
     seed_events(engine, count, days=days)
     click.echo(f"inserted {count} events in {time.perf_counter() - started:.1f}s")

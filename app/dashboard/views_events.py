@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, current_app, jsonify, render_template, request, url_for
+from flask import Response, abort, jsonify, render_template, request, url_for
 from sqlalchemy import func, select
 
 from app.dashboard import bp
 from app.dashboard.event_search import events_after, parse_filters, search_events
-from app.ingest.parsing import MAX_ID
+from app.limits import MAX_ID
 from app.models.event import Event
 from app.models.job import ActionJob
+from app.services import get_services
 from app.web import get_session, int_arg
 
 
@@ -54,8 +55,8 @@ def events_feed() -> Response:
 
 def current_explanations(event: Event) -> tuple[str | None, list[dict[str, Any]]]:
     """Evaluate the event against the rules running now: (version, evaluations)."""
-    store = current_app.extensions.get("lifeguard.rules")
-    if store is None:
+    store = get_services().rules
+    if store.status().loaded_at is None:
         return None, []
     from app.rules.matching import explain_all
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -15,6 +14,7 @@ from app.dashboard.auth import who
 from app.health import readiness
 from app.models.job import CLAIMABLE, ActionJob
 from app.models.ops import Breaker, PeriodicTask, WorkerHeartbeat
+from app.services import get_services
 from app.web import get_clock, get_session
 from app.worker.control import ControlError, close_breaker
 
@@ -23,9 +23,7 @@ log = logging.getLogger(__name__)
 
 def scalr_checks() -> list[dict[str, Any]] | None:
     """Run the injected Scalr environment check; None when none is wired."""
-    check: Callable[[], list[dict[str, Any]]] | None = current_app.extensions.get(
-        "lifeguard.scalr_check"
-    )
+    check = get_services().scalr_check
     if check is None:
         return None
     try:
@@ -54,8 +52,8 @@ def health() -> str:
     session = get_session()
     now = get_clock()()
     ready, checks = readiness(
-        current_app.extensions["lifeguard.engine"],
-        current_app.extensions["lifeguard.session_factory"],
+        get_services().engine,
+        get_services().session_factory,
     )
     queue_due = session.scalar(
         select(func.count())
@@ -70,7 +68,7 @@ def health() -> str:
             select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_beat_at.desc()).limit(50)
         )
     )
-    store = current_app.extensions.get("lifeguard.rules")
+    store = get_services().rules
     return render_template(
         "dashboard/health.html",
         ready=ready,
@@ -80,7 +78,7 @@ def health() -> str:
         o={"heartbeats": heartbeats, "now": now},
         breakers=list(session.scalars(select(Breaker).order_by(Breaker.environment))),
         scalr=scalr_checks(),
-        rules=store.status() if store is not None else None,
+        rules=store.status(),
         inventory_sync=session.get(PeriodicTask, "inventory_sync"),
     )
 

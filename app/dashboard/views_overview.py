@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import render_template
 
 from app.dashboard import bp
 from app.dashboard.overview import load_overview
+from app.services import get_services
 from app.web import get_clock, get_session
 
 
 def rules_status() -> object | None:
     """Return the rules store's status, or None when the app holds no store."""
-    store = current_app.extensions.get("lifeguard.rules")
-    return store.status() if store is not None else None
+    store = get_services().rules
+    return store.status()
 
 
 @bp.get("/")

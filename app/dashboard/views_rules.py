@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -22,6 +22,7 @@ from app.dashboard.rules_info import (
 )
 from app.models.job import ActionJob
 from app.rules.model import Rule, RuleSet
+from app.services import get_services
 from app.web import get_clock, get_session
 from app.worker.control import set_rule_dry_run, set_rule_paused
 
@@ -30,10 +31,8 @@ DRY_RUN_MODES: dict[str, bool | None] = {"on": True, "off": False, "file": None}
 
 
 def running_rules() -> tuple[RuleSet | None, Any]:
-    """Return the rules in force and the store's status; (None, None) without a store."""
-    store = current_app.extensions.get("lifeguard.rules")
-    if store is None:
-        return None, None
+    """Return the rules in force and the store's status."""
+    store = get_services().rules
     return store.current, store.status()
 
 

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.limits import MAX_ID, positive_int
+
 logger = logging.getLogger(__name__)
 
 # \Z rather than $: "$" would also accept a name followed by a newline.
 EVENT_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\Z")
-MAX_ID = 2**63 - 1
 EVENT_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
 SCALR_PREFIX = "SCALR_"
 
@@ -81,7 +82,6 @@ _SID_RE = re.compile(_SID, re.ASCII)
 _TOK = r"[^\s()]{0,64}"
 _ROLE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 _INT = r"[0-9]{1,19}"
-_INT_RE = re.compile(_INT, re.ASCII)
 _END = r"(?=\s|\Z)"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _ON_PREFIX_RE = re.compile(r"On(?=[A-Z])")
@@ -113,14 +113,6 @@ def parse_ip(text: str | None) -> str | None:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return None
-
-
-def positive_int(raw: str | None) -> int | None:
-    """Return raw as an int in 1..2**63-1 if it is plain ASCII digits, else None."""
-    if raw is None or not _INT_RE.fullmatch(raw):
-        return None
-    value = int(raw)
-    return value if 1 <= value <= MAX_ID else None
 
 
 def parse_int_hint(name: str, raw: str | None) -> int | None:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from app.errors import APIError
 from app.ingest import auth, service
+from app.services import get_services
 from app.web import get_clock, get_config, get_session
 
 bp = Blueprint("ingest", __name__)
-
-
-def _limiter() -> auth.FloodLimiter:
-    limiter = current_app.extensions.get("lifeguard.flood_limiter")
-    if limiter is None:
-        limiter = auth.FloodLimiter(get_config().ingest_rate_per_minute)
-        current_app.extensions["lifeguard.flood_limiter"] = limiter
-    return limiter
 
 
 def _admit() -> str | None:
@@ -27,7 +20,7 @@ def _admit() -> str | None:
     )
     if not auth.address_allowed(address, config.ingest_allowed_ips):
         raise APIError(403, "address_not_allowed", f"Posts from {address} are not allowed.")
-    allowed, retry_after = _limiter().allow(address)
+    allowed, retry_after = get_services().flood_limiter.allow(address)
     if not allowed:
         raise APIError(
             429,

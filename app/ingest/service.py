@@ -12,7 +12,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,12 +27,12 @@ from app.ingest.parsing import (
     parse_message,
     parse_webhook,
 )
+from app.jobs.notify import EVENTS_CHANNEL, notify
 from app.models.event import SOURCE_OBSERVER, SOURCE_WEBHOOK, Event
 from app.redaction import REDACTED
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "lifeguard_events"
 HINT_FIELDS = ("farm_id", "farm_role_id", "env_id")
 # Headers worth keeping with the raw delivery; everything else is dropped.
 KEPT_HEADERS = (
@@ -338,12 +338,8 @@ def _commit(session: Session, event: Event) -> Event:
         setattr(event, column, scrub(getattr(event, column)))
     session.add(event)
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        # Delivered at commit: wakes an idle worker at once (NOTIFY is transactional).
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": NOTIFY_CHANNEL, "payload": str(event.id)},
-        )
+    # Delivered at commit: wakes an idle worker at once.
+    notify(session, EVENTS_CHANNEL, str(event.id))
     session.commit()
     log.info(
         "event %s stored: %s server=%s source=%s",

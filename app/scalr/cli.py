@@ -7,12 +7,12 @@ import re
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from app.scalr.client import build_client
 from app.scalr.environments import load_environments
 from app.scalr.errors import ScalrConfigError, ScalrError
+from app.services import get_services
 from app.web import get_config
 
 scalr_cli = AppGroup("scalr", help="Talk to the Scalr Query API.")
@@ -49,7 +49,7 @@ def _environ() -> dict[str, str]:
 @click.option("--get", "use_get", is_flag=True, help="Send a GET instead of a POST form.")
 def call_command(action: str, params: tuple[str, ...], env_name: str, use_get: bool) -> None:
     """Call ACTION with Name=value parameters and print the parsed answer as JSON."""
-    factory = current_app.extensions.get("lifeguard.session_factory")
+    factory = get_services().session_factory
     try:
         with build_client(env_name, _environ(), factory) as client:
             response = client.call(

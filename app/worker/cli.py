@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from app import migrate
 from app.config import Config
 from app.rules.store import RulesStore
+from app.services import get_services
 from app.worker.loop import Worker
 
 
@@ -22,11 +23,11 @@ from app.worker.loop import Worker
 def worker_command(max_seconds: float | None) -> None:
     """Match events, run due action jobs, retry, record; SIGTERM finishes the current job."""
     config: Config = current_app.config["LIFEGUARD"]
-    store: RulesStore = current_app.extensions["lifeguard.rules"]
-    problem = migrate.schema_problem(current_app.extensions["lifeguard.engine"])
+    store: RulesStore = get_services().rules
+    problem = migrate.schema_problem(get_services().engine)
     if problem is not None:
         raise click.ClickException(problem)
-    worker = Worker(config, current_app.extensions["lifeguard.session_factory"], store)
+    worker = Worker(config, get_services().session_factory, store)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
     click.echo(f"worker {worker.id} running; rules from {store.path}")

@@ -10,18 +10,15 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import requests
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
 from app.db import transaction, utcnow
-from app.ingest.service import NOTIFY_CHANNEL
 from app.inventory.sync import sync_all
+from app.jobs.notify import Listener
 from app.models.event import Event
 from app.models.job import RUNNING
 from app.models.ops import WorkerHeartbeat
@@ -31,46 +28,13 @@ from app.worker.claim import claim_job, next_due_at, reap_expired_leases
 from app.worker.execute import ClientCache, JobView, perform
 from app.worker.outcome import record_outcome, release_followers
 from app.worker.periodic import claim_periodic, record_periodic
-from app.worker.processing import JOBS_CHANNEL, claim_event, process_event
+from app.worker.processing import claim_event, process_event
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
 REAP_SECONDS = 5.0
 RULES_CHECK_SECONDS = 2.0
-SQLITE_POLL_SECONDS = 0.1
-
-
-class Listener:
-    """Wait for PostgreSQL NOTIFY on the event and job channels (or just sleep on SQLite)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._conn: Any = None
-        if engine.dialect.name != "postgresql":
-            return
-        import psycopg
-
-        url = make_url(engine.url).set(drivername="postgresql")
-        self._conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-        self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        self._conn.execute(f"LISTEN {JOBS_CHANNEL}")
-
-    def wait(self, seconds: float) -> None:
-        """Return after `seconds`, or as soon as a notification arrives."""
-        if seconds <= 0:
-            return
-        if self._conn is None:
-            # SQLite has no NOTIFY; a poll of the partial index on a local file is cheap.
-            time.sleep(min(seconds, SQLITE_POLL_SECONDS))
-            return
-        for _ in self._conn.notifies(timeout=seconds, stop_after=1):
-            break
-
-    def close(self) -> None:
-        """Close the listening connection."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
 class Worker:

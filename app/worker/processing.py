@@ -7,10 +7,11 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.inventory import enrich_event, observe_event
+from app.jobs.notify import JOBS_CHANNEL, notify
 from app.models.event import Event
 from app.models.job import CANCELLED, CLAIMABLE, SCHEDULED, SKIPPED, ActionJob
 from app.models.ops import RuleState
@@ -20,8 +21,6 @@ from app.rules.model import Rule, RuleSet
 from app.rules.templating import render_action, render_throttle_key
 
 log = logging.getLogger(__name__)
-
-JOBS_CHANNEL = "lifeguard_jobs"
 
 
 def claim_event(session: Session) -> Event | None:
@@ -182,8 +181,8 @@ def process_event(
     event.rules_version = ruleset.version
     event.processed_at = now
     session.flush()
-    if created and session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:c, '')"), {"c": JOBS_CHANNEL})
+    if created:
+        notify(session, JOBS_CHANNEL)
     log.info(
         "event %s %s matched %d of %d rules, %d jobs, %d cancelled",
         event.id,

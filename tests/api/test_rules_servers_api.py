@@ -8,6 +8,8 @@ import pytest
 
 from app.db import utcnow
 from app.models.ops import RuleState
+from app.rules.store import RulesStore
+from app.services import services_of
 from tests.conftest import API_TOKEN
 from tests.dashboard.conftest import use_rules
 from tests.dashboard.helpers import gen_job, gen_server
@@ -68,8 +70,8 @@ def test_backtest(api, db_session):
         assert response.get_json()["error"] == "invalid_days"
 
 
-def test_rules_without_a_store(client, app):
-    app.extensions.pop("lifeguard.rules", None)
+def test_rules_without_a_store(client, app, tmp_path):
+    services_of(app).rules = RulesStore(tmp_path / "never-written.yml")
     response = client.get("/api/v1/rules", headers=AUTH)
     assert response.status_code == 503 and response.get_json()["error"] == "rules_not_loaded"
 

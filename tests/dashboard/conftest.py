@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.rules.store import RulesStore
+from app.services import services_of
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -42,7 +43,7 @@ def use_rules(app: Flask, path: Path, text: str = RULES_YAML) -> RulesStore:
     path.write_text(text)
     store = RulesStore(path)
     store.reload_if_changed()
-    app.extensions["lifeguard.rules"] = store
+    services_of(app).rules = store
     return store
 
 

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 from app.db import utcnow
+from app.services import services_of
 from tests.dashboard.helpers import gen_breaker, gen_heartbeat, gen_job
 from tests.factories import gen_event
 
@@ -16,7 +17,7 @@ def ids_on(page: str) -> list[int]:
 
 def test_overview_counts_and_chart(admin, dash_app, db_session):
     now = utcnow().replace(minute=30)
-    dash_app.extensions["lifeguard.clock"] = lambda: now
+    services_of(dash_app).clock = lambda: now
     for _ in range(3):
         gen_event(db_session, name="HostDown", received_at=now - timedelta(minutes=1))
     gen_event(db_session, name="HostUp", received_at=now - timedelta(hours=5))

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from app.db import utcnow
 from app.models.ops import RuleState
+from app.rules.store import RulesStore
+from app.services import services_of
 from tests.dashboard.conftest import post, use_rules
 from tests.dashboard.helpers import gen_job
 from tests.factories import gen_event
@@ -35,7 +37,7 @@ def test_rules_list_shows_rules_state_and_activity(admin, db_session):
 
 
 def test_broken_rules_file_is_shown_with_every_error(admin, dash_app, tmp_path):
-    store = dash_app.extensions["lifeguard.rules"]
+    store = services_of(dash_app).rules
     (tmp_path / "rules.yml").write_text("rules:\n  - name: Bad Name\n    events: []\n")
     store.reload_if_changed(force=True)
     page = admin.get("/rules").get_data(as_text=True)
@@ -120,8 +122,8 @@ def test_backtest_form(admin, db_session):
     assert post(admin, f"{URL}/backtest", days="91").status_code == 400
 
 
-def test_without_a_rules_store(admin, dash_app):
-    del dash_app.extensions["lifeguard.rules"]
+def test_without_a_rules_store(admin, dash_app, tmp_path):
+    services_of(dash_app).rules = RulesStore(tmp_path / "never-written.yml")
     assert "not loaded" in admin.get("/rules").get_data(as_text=True)
     assert admin.get(URL).status_code == 404
 

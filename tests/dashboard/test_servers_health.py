@@ -10,6 +10,7 @@ from app.dashboard.cli import seed_events_command
 from app.db import utcnow
 from app.models.event import Event
 from app.models.ops import Breaker
+from app.services import services_of
 from tests.dashboard.conftest import post
 from tests.dashboard.helpers import gen_breaker, gen_heartbeat, gen_job, gen_server
 from tests.factories import gen_event
@@ -61,7 +62,7 @@ def test_server_known_only_from_events(admin, db_session):
 
 
 def test_health_page(admin, dash_app, db_session):
-    dash_app.extensions.pop("lifeguard.scalr_check", None)
+    services_of(dash_app).scalr_check = None
     gen_heartbeat(db_session, "w-1")
     gen_job(
         db_session,
@@ -76,7 +77,7 @@ def test_health_page(admin, dash_app, db_session):
     assert "w-1" in page
     assert "prod" in page and 'action="/health/breakers/prod/close"' in page
 
-    dash_app.extensions["lifeguard.scalr_check"] = lambda: [
+    services_of(dash_app).scalr_check = lambda: [
         {"name": "default", "ok": True, "detail": "answered in 80 ms"},
         {"name": "eu", "ok": False, "detail": "<b>401</b> bad key id"},
     ]
@@ -87,7 +88,7 @@ def test_health_page(admin, dash_app, db_session):
     def broken():
         raise RuntimeError("secret-ish detail")
 
-    dash_app.extensions["lifeguard.scalr_check"] = broken
+    services_of(dash_app).scalr_check = broken
     page = admin.get("/health").get_data(as_text=True)
     assert "the check itself failed: RuntimeError" in page
     assert "secret-ish" not in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.services import services_of
 from tests.conftest import INGEST_TOKEN
 from tests.factories import count_events, only_event
 
@@ -179,7 +180,7 @@ def test_flood_is_429_with_retry_after(make_app, session_factory):
 
     app = make_app(ingest_rate_per_minute=3)
     # A frozen clock 20 s into a minute: the window cannot roll over mid-test.
-    app.extensions["lifeguard.flood_limiter"] = FloodLimiter(3, clock=lambda: 60_020.0)
+    services_of(app).flood_limiter = FloodLimiter(3, clock=lambda: 60_020.0)
     client = app.test_client()
     codes = [
         client.post(f"/events?{TOKEN_Q}", data=b"event=OnHostUp", content_type=FORM).status_code

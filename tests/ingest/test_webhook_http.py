@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.services import services_of
 from tests.conftest import WEBHOOK_KEY
 from tests.factories import PRIV, SID, count_events, only_event, sign_webhook
 
@@ -29,7 +30,7 @@ GOLDEN_NOW = datetime(2017, 4, 11, 11, 1, 30, tzinfo=UTC)
 @pytest.fixture
 def hook_app(make_app):
     application = make_app()
-    application.extensions["lifeguard.clock"] = lambda: GOLDEN_NOW
+    services_of(application).clock = lambda: GOLDEN_NOW
     return application
 
 
@@ -101,7 +102,7 @@ def test_user_variables_dropped_by_default(hook_app, session_factory):
 
 def test_user_variables_kept_when_configured(make_app, session_factory):
     application = make_app(webhook_keep_user_variables=True)
-    application.extensions["lifeguard.clock"] = lambda: GOLDEN_NOW
+    services_of(application).clock = lambda: GOLDEN_NOW
     body = json.dumps(_payload(DEPLOY_COLOUR="blue")).encode()
     assert post_hook(application.test_client(), body).status_code == 202
     assert only_event(session_factory).data["DEPLOY_COLOUR"] == "blue"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Config
 from app.scalr.cli import parse_cli_params, scalr_cli
 from app.scalr.ratelimit import DatabaseRateLimiter
+from app.services import install
 from simulator import SimState, SimulatorServer
 from tests.scalr.conftest import ENV_ID, KEY_ID, SECRET_KEY
 
@@ -17,7 +19,8 @@ from tests.scalr.conftest import ENV_ID, KEY_ID, SECRET_KEY
 def make_app(environ: dict[str, str], factory: sessionmaker[Session] | None) -> Flask:
     app = Flask("cli-test")
     app.config["LIFEGUARD"] = Config(environ=environ)
-    app.extensions["lifeguard.session_factory"] = factory
+    # Only what the scalr commands read; a factory of None means no rate limit table.
+    install(app, SimpleNamespace(session_factory=factory))  # type: ignore[arg-type]
     return app
 
 
