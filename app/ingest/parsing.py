@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.eventnames import strip_on_prefix
 from app.limits import MAX_ID, positive_int
 
 logger = logging.getLogger(__name__)
@@ -84,16 +85,13 @@ _ROLE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 _INT = r"[0-9]{1,19}"
 _END = r"(?=\s|\Z)"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_ON_PREFIX_RE = re.compile(r"On(?=[A-Z])")
 
 
 def normalise_event_name(raw: str) -> str:
     """Strip whitespace and one leading "On" before an uppercase letter; validate the name."""
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidEventName("event name is empty")
-    name = raw.strip()
-    if _ON_PREFIX_RE.match(name):
-        name = name[2:]
+    name = strip_on_prefix(raw.strip())
     if not EVENT_NAME_RE.match(name):
         raise InvalidEventName(
             "event name must be a letter followed by at most 63 letters, digits or underscores"
@@ -257,9 +255,7 @@ def parse_message(event_name: str, message: str) -> ParsedFields:
     """Extract the fields a legacy observer message names; never raises on a str."""
     if not isinstance(event_name, str) or not isinstance(message, str):
         return ParsedFields()
-    name = event_name.strip()
-    if _ON_PREFIX_RE.match(name):
-        name = name[2:]
+    name = strip_on_prefix(event_name.strip())
     text = message.strip()
     for template in _TEMPLATES.get(name, ()):
         match = template.match(text)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from app.eventnames import strip_on_prefix
 from app.rules.model import Condition, FieldCondition, Group, Rule, RuleSet
 from app.rules.operators import OPERATORS
 
@@ -148,7 +149,7 @@ def check_condition(cond: Condition, event: Mapping[str, Any]) -> ConditionFailu
 def event_name(event: Mapping[str, Any]) -> str:
     """Return the event's name without Scalr's `On` prefix."""
     name = str(event.get("name") or "")
-    return name[2:] if name.startswith("On") and name[2:3].isupper() else name
+    return strip_on_prefix(name)
 
 
 def evaluate(rule: Rule, event: Mapping[str, Any]) -> Evaluation:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.eventnames import strip_on_prefix
 from app.rules.checker import Checker, suggest
 from app.rules.model import KNOWN_EVENTS, Action, Rule, Throttle
 from app.rules.schema_actions import check_templates, parse_action
@@ -130,7 +131,7 @@ def _event_names(check: Checker, value: Any, path: str, *, required: bool = Fals
     names: list[str] = []
     for index, raw in enumerate(check.string_list(value, path, allow_single=True)):
         sub = item(path, index) if isinstance(value, list) else path
-        name = raw[2:] if re.match(r"On[A-Z]", raw) else raw
+        name = strip_on_prefix(raw)
         if not EVENT_NAME.fullmatch(name):
             check.error(sub, f"bad event name {raw!r}: a plain identifier like HostDown")
         elif name not in names:
