@@ -138,6 +138,7 @@ def guard_schema(command: click.Command) -> None:
 
 def register(app: Flask) -> None:
     """Attach every command group to `app`."""
+    from app.config_check import config_cli
     from app.dashboard.cli import seed_events_command
     from app.rules.cli import rules_cli
     from app.scalr.cli import scalr_cli
@@ -145,6 +146,7 @@ def register(app: Flask) -> None:
     from simulator.cli import scalr_sim_command
 
     demo_cli.add_command(seed_events_command)
+    app.cli.add_command(config_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(rules_cli)
