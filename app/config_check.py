@@ -108,12 +108,12 @@ def find_problems(
         warning("DRY_RUN is on: no job calls anything")
     if engine is not None:
         try:
-            problem = migrate.schema_problem(engine)
+            schema = migrate.schema_problem(engine)
         except Exception as exc:  # the database itself: unreachable, refused, bad URL
             error(f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
         else:
-            if problem is not None:
-                error(problem)
+            if schema is not None:
+                error(schema)
     return problems
 
 
