@@ -14,12 +14,14 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError
 
-from app import migrate
+from app import migrate, retention
+from app.rules.durations import DurationError, parse_duration
 from app.services import get_services
 from app.web import get_config
 
 db_cli = AppGroup("db", help="Database schema migrations.")
 demo_cli = AppGroup("demo", help="The zero-configuration demo that `make run` starts.")
+events_cli = AppGroup("events", help="Stored events: retention.")
 
 
 @db_cli.command("upgrade")
@@ -43,6 +45,29 @@ def db_current() -> None:
     """Print the schema revision of the database and of the code."""
     current = migrate.current_revision(get_services().engine)
     click.echo(f"database: {current or '(empty)'}\ncode:     {migrate.head_revision()}")
+
+
+@events_cli.command("prune")
+@click.option(
+    "--older-than", "older_than", default="90d", show_default=True, help="Age: 30d, 12h, ..."
+)
+@click.option("--yes", "really", is_flag=True, help="Delete; without it, only count.")
+@click.option("--batch", default=retention.DEFAULT_BATCH, show_default=True, type=int)
+def events_prune(older_than: str, really: bool, batch: int) -> None:
+    """Delete events older than --older-than with their finished jobs (a dry run without --yes)."""
+    try:
+        seconds = parse_duration(older_than, minimum=retention.MIN_AGE_SECONDS)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    if batch < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--batch")
+    services = get_services()
+    result = retention.prune_events(
+        services.session_factory, seconds, services.clock(), dry_run=not really, batch=batch
+    )
+    click.echo(result.summary())
+    if result.dry_run:
+        click.echo("dry run: nothing deleted; add --yes to delete")
 
 
 def write_demo_env(path: Path, port: int, sim_port: int) -> dict[str, str]:
@@ -149,9 +174,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(config_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(events_cli)
     app.cli.add_command(rules_cli)
     app.cli.add_command(scalr_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(scalr_sim_command, "scalr-sim")
-    for command in (db_cli, demo_cli, rules_cli, scalr_cli, worker_command):
+    for command in (db_cli, demo_cli, events_cli, rules_cli, scalr_cli, worker_command):
         guard_schema(command)

@@ -103,6 +103,8 @@ class Config:
     admin_user: str | None = None
     admin_password: str | None = None
     inventory_sync_seconds: int = 300
+    # The worker deletes events older than this (with their finished jobs); 0 keeps them all.
+    retention_days: int = 90
     dry_run: bool = False
     # Remediation budget: at most this many changing Scalr calls per window per environment.
     budget_max: int = 20
@@ -153,6 +155,7 @@ class Config:
             inventory_sync_seconds=parse_int(
                 "INVENTORY_SYNC_SECONDS", env.get("INVENTORY_SYNC_SECONDS"), 300
             ),
+            retention_days=parse_int("RETENTION_DAYS", env.get("RETENTION_DAYS"), 90),
             dry_run=parse_bool("DRY_RUN", env.get("DRY_RUN")),
             budget_max=parse_int("REMEDIATION_BUDGET_MAX", env.get("REMEDIATION_BUDGET_MAX"), 20),
             budget_window_seconds=parse_int(
