@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, jsonify, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.dashboard import bp
-from app.dashboard.event_search import events_after, parse_filters, search_events
 from app.limits import MAX_ID
 from app.models.event import Event
 from app.models.job import ActionJob
+from app.queries.events import (
+    events_after,
+    latest_event_id,
+    parse_filters,
+    search_events,
+)
 from app.services import get_services
 from app.web import get_session, int_arg
-
-
-def latest_event_id() -> int:
-    """Return the newest event id, 0 when there is none."""
-    return int(get_session().scalar(select(func.max(Event.id))) or 0)
 
 
 @bp.get("/events")
@@ -27,10 +27,8 @@ def events() -> str:
     f = parse_filters(request.args)
     before = int_arg("before")
     page = search_events(get_session(), f, before)
-    next_url = (
-        url_for("dashboard.events", before=page.next_before, **f.raw) if page.next_before else None
-    )
-    newest = page.events[0].id if page.events else latest_event_id()
+    next_url = url_for("dashboard.events", before=page.next_key, **f.raw) if page.next_key else None
+    newest = page.items[0].id if page.items else latest_event_id(get_session())
     feed_url = url_for("dashboard.events_feed", **f.raw) if before is None else None
     return render_template(
         "dashboard/events.html",
