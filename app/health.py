@@ -20,12 +20,12 @@ from app.config import Config
 from app.db import utcnow
 from app.models.event import Event
 from app.models.ops import Breaker
+from app.queries.stats import job_counts, last_heartbeat, unprocessed_events
 from app.scalr.client import ScalrClient
 from app.scalr.environments import load_environments
 from app.scalr.errors import ScalrConfigError, ScalrError
 from app.scalr.ratelimit import DatabaseRateLimiter
 from app.services import get_services
-from app.stats import job_counts, last_heartbeat, unprocessed_events
 
 bp = Blueprint("health", __name__)
 

@@ -1,13 +1,15 @@
-"""Keep credentials out of every text meant for people: log lines, error messages.
+"""Keep credentials out of everything meant for people: log lines, error messages, pages.
 
-No imports beyond the standard library, so the Scalr client (no Flask) and the
-web process's logging share one definition of what a secret looks like.
+No imports beyond the standard library, so the Scalr client (no Flask), the
+web process's logging, the dashboard and the API share one definition of what
+a secret looks like.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 # Query parameters whose values are credentials: the ingest token in a Scalr
 # callback URL, a Query API Signature (valid forever, scalr-protocol.md 3.3).
@@ -17,6 +19,10 @@ _PARAM_RE = re.compile(
 )
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 REDACTED = "[redacted]"
+# Keys of action parameters and answers whose values are credentials (webhook headers, tokens).
+_SECRET_KEY = re.compile(
+    r"(?i)(authorization|password|passwd|secret|token|api[_-]?key|signature|cookie|credential)"
+)
 
 
 def redact(text: str, *secrets: str) -> str:
@@ -27,6 +33,17 @@ def redact(text: str, *secrets: str) -> str:
         if secret:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def redact_params(value: Any, key: str = "") -> Any:
+    """Return `value` with the values of credential-like keys replaced, recursively."""
+    if key and _SECRET_KEY.search(key) and not isinstance(value, dict | list):
+        return REDACTED if value not in (None, "") else value
+    if isinstance(value, dict):
+        return {k: redact_params(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_params(v) for v in value]
+    return value
 
 
 class RedactingFilter(logging.Filter):

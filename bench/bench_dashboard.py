@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app import create_app
 from app.config import Config
 from app.dashboard.cli import seed_events
-from app.dashboard.sqlfuncs import hour_bucket
 from app.db import Base, make_engine, normalise_url, utcnow
 from app.models.event import Event
+from app.queries.sqlfuncs import hour_bucket
 
 N_EVENTS = int(os.environ.get("BENCH_EVENTS", "200000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "30"))

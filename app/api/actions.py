@@ -7,11 +7,12 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from app.api import bp
-from app.api.pagination import encode_cursor, read_after, read_limit
-from app.dashboard.jobs import JobFilters, apply_control, get_job, list_jobs
-from app.dashboard.redact import redact_params
+from app.api.pagination import encode_cursor, page_json, read_after, read_limit
+from app.dashboard.jobs import apply_control
 from app.errors import APIError
 from app.models.job import ActionJob, JobAttempt
+from app.queries.jobs import JobFilters, get_job, list_jobs
+from app.redaction import redact_params
 from app.web import get_session, whole_number
 from app.worker.control import ControlError
 
@@ -86,11 +87,8 @@ def list_actions() -> Response:
     )
     if problems := filters.problems():
         raise APIError(400, "invalid_filter", problems[0])
-    jobs, next_before = list_jobs(get_session(), filters, read_after(request.args), limit)
-    return jsonify(
-        items=[job_json(j) for j in jobs],
-        next_cursor=encode_cursor(next_before) if next_before else None,
-    )
+    page = list_jobs(get_session(), filters, read_after(request.args), limit)
+    return page_json(page, job_json, encode_cursor)
 
 
 def _job_or_404(job_id: int) -> ActionJob:

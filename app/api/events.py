@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, request
-from sqlalchemy import select
 
 from app.api import bp
-from app.api.pagination import encode_cursor, keyset_page, read_after, read_limit
+from app.api.pagination import encode_cursor, page_json, read_after, read_limit
 from app.errors import APIError
 from app.ingest.parsing import parse_int_hint
-from app.limits import MAX_ID
 from app.models.event import Event
+from app.queries.events import EventFilters, search_events
+from app.queries.events import get_event as find_event
 from app.web import get_session
 
 
@@ -33,26 +33,22 @@ def list_events() -> Response:
     """List events newest first; filter by name, server_id, farm_id."""
     limit = read_limit(request.args)
     after = read_after(request.args)
-    query = select(Event).order_by(Event.id.desc())
-    if after is not None:
-        query = query.where(Event.id < after)
-    if name := request.args.get("name"):
-        query = query.where(Event.name == name)
-    if server_id := request.args.get("server_id"):
-        query = query.where(Event.server_id == server_id)
+    f = EventFilters(
+        name=request.args.get("name") or "", server=request.args.get("server_id") or ""
+    )
     if (farm := request.args.get("farm_id")) is not None:
         try:
-            farm_id = parse_int_hint("farm_id", farm)
+            f.farm = parse_int_hint("farm_id", farm)
         except ValueError as exc:
             raise APIError(400, "invalid_filter", str(exc)) from None
-        query = query.where(Event.farm_id == farm_id)
-    return keyset_page(get_session(), query, limit, event_json, lambda e: encode_cursor(e.id))
+    page = search_events(get_session(), f, after, limit)
+    return page_json(page, event_json, encode_cursor)
 
 
 @bp.get("/events/<int:event_id>")
 def get_event(event_id: int) -> Response:
     """Return one event with its raw delivery and rule explanations."""
-    event = get_session().get(Event, event_id) if event_id <= MAX_ID else None
+    event = find_event(get_session(), event_id)
     if event is None:
         raise APIError(404, "not_found", f"No event {event_id}.")
     return jsonify(event_json(event, full=True))

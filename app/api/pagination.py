@@ -1,7 +1,8 @@
-"""Keyset pagination with opaque cursors: `?cursor=` and `?limit=` (default 50, at most 500).
+"""The API's side of keyset pages: opaque `?cursor=`, `?limit=` (default 50, at most 500).
 
 A cursor is the url-safe base64 of `<kind>:<last key>`; the kind stops a cursor
-of one list from being replayed against another.
+of one list from being replayed against another. The page itself is read by
+`app.queries.pagination.keyset_page`.
 """
 
 from __future__ import annotations
@@ -9,17 +10,15 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Response, jsonify
-from sqlalchemy import Select
-from sqlalchemy.orm import Session
 
 from app.errors import APIError
+from app.queries.pagination import Key, Page, Row
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-Row = TypeVar("Row")
 
 
 def encode_key(kind: str, key: str | int) -> str:
@@ -69,18 +68,13 @@ def read_after(args: Mapping[str, str]) -> int | None:
     return decode_cursor(cursor) if cursor else None
 
 
-def keyset_page(
-    session: Session,
-    query: Select[Any],
-    limit: int,
-    serialise: Callable[[Any], dict[str, Any]],
-    cursor_of: Callable[[Any], str],
+def page_json(
+    page: Page[Row, Key],
+    serialise: Callable[[Row], dict[str, Any]],
+    cursor_of: Callable[[Key], str],
 ) -> Response:
-    """Run `query` for one page (one row more, to know whether another page follows)."""
-    rows = list(session.scalars(query.limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    """Answer a list: `{"items": [...], "next_cursor": <opaque> | null}`."""
     return jsonify(
-        items=[serialise(row) for row in rows],
-        next_cursor=cursor_of(rows[-1]) if more and rows else None,
+        items=[serialise(row) for row in page.items],
+        next_cursor=cursor_of(page.next_key) if page.next_key is not None else None,
     )

@@ -8,8 +8,8 @@ from flask import Response, jsonify, request
 
 from app.api import bp
 from app.dashboard.backtest import backtest
-from app.dashboard.rules_info import RuleRow, rule_rows
 from app.errors import APIError
+from app.queries.rules import RuleRow, rule_row, rule_rows
 from app.rules.model import Rule, RuleSet
 from app.services import get_services
 from app.web import get_clock, get_session
@@ -34,8 +34,7 @@ def _rule(name: str) -> Rule:
 
 
 def _row(rule: Rule) -> RuleRow:
-    since = get_clock()() - timedelta(days=1)
-    return rule_rows(get_session(), RuleSet([rule]), since)[0]
+    return rule_row(get_session(), rule, get_clock()() - timedelta(days=1))
 
 
 @bp.get("/rules")

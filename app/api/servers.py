@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, request
-from sqlalchemy import select
 
 from app.api import bp
-from app.api.pagination import decode_key, encode_key, keyset_page, read_limit
-from app.dashboard.timeline import find_server, server_timeline
+from app.api.pagination import decode_key, encode_key, page_json, read_limit
 from app.errors import APIError
 from app.models.inventory import Server
+from app.queries.servers import find_server, servers_page
+from app.queries.timeline import server_timeline
 from app.web import get_session, whole_number
 
 
@@ -38,19 +38,15 @@ def server_json(server: Server) -> dict[str, Any]:
 def list_servers() -> Response:
     """List inventory servers by id; filter by farm_id and status."""
     limit = read_limit(request.args)
-    query = select(Server).order_by(Server.server_id)
-    if cursor := request.args.get("cursor"):
-        query = query.where(Server.server_id > decode_key("s1", cursor))
+    cursor = request.args.get("cursor")
+    after = decode_key("s1", cursor) if cursor else None
+    farm_id = None
     if (farm := request.args.get("farm_id")) is not None:
         farm_id = whole_number(farm)
         if farm_id is None:
             raise APIError(400, "invalid_filter", "farm_id must be a whole number.")
-        query = query.where(Server.farm_id == farm_id)
-    if status := request.args.get("status"):
-        query = query.where(Server.status == status)
-    return keyset_page(
-        get_session(), query, limit, server_json, lambda s: encode_key("s1", s.server_id)
-    )
+    page = servers_page(get_session(), farm_id, request.args.get("status") or "", after, limit)
+    return page_json(page, server_json, lambda key: encode_key("s1", key))
 
 
 @bp.get("/servers/<server_id>")
@@ -58,7 +54,7 @@ def get_server(server_id: str) -> Response:
     """Return a server and its timeline of events and jobs, oldest first."""
     session = get_session()
     server = find_server(session, server_id)
-    entries = server_timeline(session, server_id) if len(server_id) <= 64 else []
+    entries = server_timeline(session, server_id)
     if server is None and not entries:
         raise APIError(404, "not_found", f"Lifeguard knows nothing of server {server_id}.")
     return jsonify(

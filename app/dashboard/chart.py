@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 PALETTE = (
     "#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed",
@@ -46,12 +46,6 @@ class Chart:
     height: int = HEIGHT
     left: int = LEFT
     plot_bottom: int = HEIGHT - BOTTOM
-
-
-def hour_keys(end: datetime, hours: int = 24) -> list[datetime]:
-    """Return the starts of the `hours` whole UTC hours ending with the one holding `end`."""
-    last = end.replace(minute=0, second=0, microsecond=0)
-    return [last - timedelta(hours=hours - 1 - i) for i in range(hours)]
 
 
 def build_chart(counts: dict[tuple[str, str], int], hours: list[datetime]) -> Chart:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from app.dashboard import bp
-from app.dashboard.redact import redact_params
+from app.redaction import redact_params
 from app.web import get_clock
 
 

@@ -9,9 +9,10 @@ from werkzeug.wrappers import Response
 
 from app.dashboard import bp
 from app.dashboard.auth import who
-from app.dashboard.jobs import CONTROLS, JobFilters, apply_control, get_job, list_jobs
-from app.models.event import Event
+from app.dashboard.jobs import CONTROLS, apply_control
 from app.models.job import STATUSES
+from app.queries.events import get_event
+from app.queries.jobs import JobFilters, get_job, list_jobs
 from app.web import get_session, int_arg
 from app.worker.control import ControlError
 
@@ -31,7 +32,7 @@ def actions() -> str:
     errors = f.problems()
     if errors:
         f.status = ""
-    jobs, next_before = list_jobs(get_session(), f, int_arg("before"), PAGE_SIZE)
+    page = list_jobs(get_session(), f, int_arg("before"), PAGE_SIZE)
     raw: dict[str, Any] = {
         k: v
         for k, v in {
@@ -42,10 +43,10 @@ def actions() -> str:
         }.items()
         if v not in ("", None)
     }
-    next_url = url_for("dashboard.actions", before=next_before, **raw) if next_before else None
+    next_url = url_for("dashboard.actions", before=page.next_key, **raw) if page.next_key else None
     return render_template(
         "dashboard/actions.html",
-        jobs=jobs,
+        jobs=page.items,
         f=f,
         raw=raw,
         errors=errors,
@@ -61,7 +62,7 @@ def action(job_id: int) -> str:
     job = get_job(session, job_id)
     if job is None:
         abort(404, f"No action job {job_id}.")
-    event = session.get(Event, job.event_id)
+    event = get_event(session, job.event_id)
     return render_template("dashboard/action.html", job=job, event=event)
 
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, abort, jsonify, render_template, request, url_for
-from sqlalchemy import func, select
 
 from app.dashboard import bp
-from app.dashboard.event_search import events_after, parse_filters, search_events
-from app.limits import MAX_ID
-from app.models.event import Event
-from app.models.job import ActionJob
+from app.queries.events import events_after, latest_event_id, parse_filters, search_events
+from app.queries.explanations import explain_event
 from app.services import get_services
 from app.web import get_session, int_arg
-
-
-def latest_event_id() -> int:
-    """Return the newest event id, 0 when there is none."""
-    return int(get_session().scalar(select(func.max(Event.id))) or 0)
 
 
 @bp.get("/events")
@@ -27,10 +17,8 @@ def events() -> str:
     f = parse_filters(request.args)
     before = int_arg("before")
     page = search_events(get_session(), f, before)
-    next_url = (
-        url_for("dashboard.events", before=page.next_before, **f.raw) if page.next_before else None
-    )
-    newest = page.events[0].id if page.events else latest_event_id()
+    next_url = url_for("dashboard.events", before=page.next_key, **f.raw) if page.next_key else None
+    newest = page.items[0].id if page.items else latest_event_id(get_session())
     feed_url = url_for("dashboard.events_feed", **f.raw) if before is None else None
     return render_template(
         "dashboard/events.html",
@@ -53,35 +41,17 @@ def events_feed() -> Response:
     return jsonify(html=html, count=len(rows), last_id=rows[0].id if rows else (after or 0))
 
 
-def current_explanations(event: Event) -> tuple[str | None, list[dict[str, Any]]]:
-    """Evaluate the event against the rules running now: (version, evaluations)."""
-    store = get_services().rules
-    if store.status().loaded_at is None:
-        return None, []
-    from app.rules.matching import explain_all
-
-    ruleset = store.current
-    return ruleset.version, [e.to_dict() for e in explain_all(ruleset, event.fields())]
-
-
 @bp.get("/events/<int:event_id>")
 def event(event_id: int) -> str:
     """Show one event: fields, raw delivery, every rule's verdict, and its jobs."""
-    session = get_session()
-    found = session.get(Event, event_id) if event_id <= MAX_ID else None
+    found = explain_event(get_session(), get_services().rules, event_id)
     if found is None:
         abort(404, f"No event {event_id}.")
-    jobs = list(
-        session.scalars(
-            select(ActionJob).where(ActionJob.event_id == event_id).order_by(ActionJob.id)
-        )
-    )
-    version, now_evaluations = current_explanations(found)
     return render_template(
         "dashboard/event.html",
-        event=found,
-        fields=found.fields(),
-        jobs=jobs,
-        now_version=version,
-        now_evaluations=now_evaluations,
+        event=found.event,
+        fields=found.event.fields(),
+        jobs=found.jobs,
+        now_version=found.current.rules_version if found.current else None,
+        now_evaluations=found.current.evaluations if found.current else [],
     )

@@ -6,14 +6,14 @@ import logging
 from typing import Any
 
 from flask import flash, redirect, render_template, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.dashboard import bp
 from app.dashboard.auth import who
 from app.health import readiness
-from app.models.job import CLAIMABLE, ActionJob
 from app.models.ops import Breaker, PeriodicTask, WorkerHeartbeat
+from app.queries.stats import queued_jobs
 from app.services import get_services
 from app.web import get_clock, get_session
 from app.worker.control import ControlError, close_breaker
@@ -55,14 +55,7 @@ def health() -> str:
         get_services().engine,
         get_services().session_factory,
     )
-    queue_due = session.scalar(
-        select(func.count())
-        .select_from(ActionJob)
-        .where(ActionJob.status.in_(CLAIMABLE), ActionJob.run_at <= now)
-    )
-    queue_all = session.scalar(
-        select(func.count()).select_from(ActionJob).where(ActionJob.status.in_(CLAIMABLE))
-    )
+    queue_due, queue_all = queued_jobs(session, now)
     heartbeats = list(
         session.scalars(
             select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_beat_at.desc()).limit(50)
@@ -73,8 +66,8 @@ def health() -> str:
         "dashboard/health.html",
         ready=ready,
         checks=checks,
-        queue_due=queue_due or 0,
-        queue_all=queue_all or 0,
+        queue_due=queue_due,
+        queue_all=queue_all,
         o={"heartbeats": heartbeats, "now": now},
         breakers=list(session.scalars(select(Breaker).order_by(Breaker.environment))),
         scalr=scalr_checks(),

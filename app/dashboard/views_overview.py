@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import render_template
 
 from app.dashboard import bp
-from app.dashboard.overview import load_overview
+from app.dashboard.chart import build_chart
+from app.queries.overview import load_overview
 from app.services import get_services
 from app.web import get_clock, get_session
 
@@ -20,4 +21,5 @@ def rules_status() -> object | None:
 def overview() -> str:
     """Show event volume, pending and failing actions, breakers and workers."""
     data = load_overview(get_session(), get_clock()())
-    return render_template("dashboard/overview.html", o=data, rules=rules_status())
+    chart = build_chart(data.hourly, data.hours)
+    return render_template("dashboard/overview.html", o=data, chart=chart, rules=rules_status())

@@ -6,27 +6,28 @@ from datetime import timedelta
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.dashboard import bp
 from app.dashboard.auth import who
 from app.dashboard.backtest import backtest
-from app.dashboard.rules_info import (
+from app.queries.jobs import JobFilters, list_jobs
+from app.queries.rules import (
     PastedEventError,
     condition_lines,
     event_from_json,
+    rule_row,
     rule_rows,
     stored_event_fields,
     try_rule,
 )
-from app.models.job import ActionJob
 from app.rules.model import Rule, RuleSet
 from app.services import get_services
 from app.web import get_clock, get_session
 from app.worker.control import set_rule_dry_run, set_rule_paused
 
 MAX_BACKTEST_DAYS = 90
+RECENT_JOBS = 20
 DRY_RUN_MODES: dict[str, bool | None] = {"on": True, "off": False, "file": None}
 
 
@@ -57,12 +58,8 @@ def _render_rule(name: str, **extra: Any) -> str:
     rule = _rule_or_404(name)
     session = get_session()
     now = get_clock()()
-    row = rule_rows(session, RuleSet([rule]), now - timedelta(days=1))[0]
-    jobs = list(
-        session.scalars(
-            select(ActionJob).where(ActionJob.rule == name).order_by(ActionJob.id.desc()).limit(20)
-        )
-    )
+    row = rule_row(session, rule, now - timedelta(days=1))
+    jobs = list_jobs(session, JobFilters(rule=name), None, RECENT_JOBS).items
     extra.setdefault("days", 7)
     return render_template(
         "dashboard/rule.html",

@@ -82,7 +82,7 @@ def test_events_filters(admin, db_session):
 
 
 def test_text_search_reads_a_window_per_page(admin, db_session, monkeypatch):
-    monkeypatch.setattr("app.dashboard.event_search.TEXT_WINDOW", 3)
+    monkeypatch.setattr("app.queries.events.TEXT_WINDOW", 3)
     old = gen_event(db_session, message="needle")
     for _ in range(5):
         gen_event(db_session, message="hay")

@@ -1,4 +1,4 @@
-"""The events page's filters and keyset pages, newest first, as plain functions."""
+"""Event searches for the dashboard and the API: filters, keyset pages newest first, one event."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from app.limits import MAX_ID, whole_number
 from app.models.event import Event
-from app.web import whole_number
+from app.queries.pagination import Page, keyset_page
 
 PAGE_SIZE = 50
 # A text search reads at most this many ids per page, so a rare word cannot scan the table.
@@ -94,12 +95,10 @@ def filtered(query: Select[tuple[Event]], f: EventFilters) -> Select[tuple[Event
     return query
 
 
-@dataclass
-class EventPage:
-    """One page of events and where the next one starts."""
+@dataclass(frozen=True)
+class EventPage(Page[Event, int]):
+    """One page of events, newest first; a text search also says how far down it read."""
 
-    events: list[Event]
-    next_before: int | None
     searched_from: int | None = None  # lowest id a text search read on this page
 
 
@@ -107,22 +106,18 @@ def search_events(
     session: Session, f: EventFilters, before: int | None, limit: int = PAGE_SIZE
 ) -> EventPage:
     """Return the newest events below id `before` that pass the filters."""
-    query = filtered(select(Event), f).order_by(Event.id.desc()).limit(limit + 1)
-    if before is not None:
-        query = query.where(Event.id < before)
+    query = filtered(select(Event), f)
     floor: int | None = None
     if f.q:
-        top = (
-            before if before is not None else (session.scalar(select(func.max(Event.id))) or 0) + 1
-        )
+        top = before if before is not None else latest_event_id(session) + 1
         floor = max(0, top - TEXT_WINDOW)
         query = query.where(Event.id >= floor, Event.message.icontains(f.q, autoescape=True))
-    rows = list(session.scalars(query))
-    if len(rows) > limit:
-        return EventPage(rows[:limit], rows[limit - 1].id)
+    page = keyset_page(session, query, Event.id, before, limit)
+    if page.next_key is not None:
+        return EventPage(page.items, page.next_key)
     if floor:
-        return EventPage(rows, floor, searched_from=floor)
-    return EventPage(rows, None, searched_from=0 if f.q else None)
+        return EventPage(page.items, floor, searched_from=floor)
+    return EventPage(page.items, None, searched_from=0 if f.q else None)
 
 
 def events_after(session: Session, f: EventFilters, after: int, limit: int = 100) -> list[Event]:
@@ -131,3 +126,13 @@ def events_after(session: Session, f: EventFilters, after: int, limit: int = 100
     if f.q:
         query = query.where(Event.message.icontains(f.q, autoescape=True))
     return list(session.scalars(query.order_by(Event.id.desc()).limit(limit)))
+
+
+def get_event(session: Session, event_id: int) -> Event | None:
+    """Return one stored event, or None (an id past the column's range is none)."""
+    return session.get(Event, event_id) if event_id <= MAX_ID else None
+
+
+def latest_event_id(session: Session) -> int:
+    """Return the newest event id, 0 when there is none."""
+    return int(session.scalar(select(func.max(Event.id))) or 0)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models.event import Event
-from app.models.inventory import Server
 from app.models.job import ActionJob
+from app.queries.servers import MAX_SERVER_ID
 
 LIMIT = 200
 ARRIVAL_EVENTS = ("HostInit", "HostUp")
@@ -62,6 +62,8 @@ def launched_server(job: ActionJob) -> str | None:
 
 def server_timeline(session: Session, server_id: str, limit: int = LIMIT) -> list[Entry]:
     """Return the newest `limit` events and jobs of `server_id`, oldest first."""
+    if len(server_id) > MAX_SERVER_ID:
+        return []
     events = session.scalars(
         select(Event).where(Event.server_id == server_id).order_by(Event.id.desc()).limit(limit)
     ).all()
@@ -86,18 +88,3 @@ def server_timeline(session: Session, server_id: str, limit: int = LIMIT) -> lis
     order = {"event": 0, "job": 1, "replacement": 2}
     entries.sort(key=lambda e: (e.at, order[e.kind], e.event.id if e.event else 0))
     return entries[-limit:]
-
-
-def find_server(session: Session, server_id: str) -> Server | None:
-    """Return the inventory row of `server_id`, if any."""
-    return session.get(Server, server_id) if len(server_id) <= 64 else None
-
-
-def list_servers(session: Session, farm_id: int | None, status: str, limit: int) -> list[Server]:
-    """Return inventory servers, most recently seen first."""
-    query = select(Server).order_by(Server.last_seen_at.desc(), Server.server_id).limit(limit)
-    if farm_id is not None:
-        query = query.where(Server.farm_id == farm_id)
-    if status:
-        query = query.where(Server.status == status)
-    return list(session.scalars(query))

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models.event import Event
-from app.models.job import STATUSES, ActionJob
+from app.models.job import CLAIMABLE, STATUSES, ActionJob
 from app.models.ops import WorkerHeartbeat
 
 
@@ -31,3 +31,10 @@ def unprocessed_events(session: Session) -> int:
 def last_heartbeat(session: Session) -> datetime | None:
     """Return when any worker last beat."""
     return session.scalar(select(func.max(WorkerHeartbeat.last_beat_at)))
+
+
+def queued_jobs(session: Session, now: datetime) -> tuple[int, int]:
+    """Count jobs waiting to be claimed: (due by `now`, all of them)."""
+    waiting = select(func.count()).select_from(ActionJob).where(ActionJob.status.in_(CLAIMABLE))
+    due = session.scalar(waiting.where(ActionJob.run_at <= now))
+    return int(due or 0), int(session.scalar(waiting) or 0)

@@ -8,14 +8,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.dashboard.chart import Chart, build_chart, hour_keys
-from app.dashboard.sqlfuncs import hour_bucket
 from app.models.event import Event
 from app.models.job import DEAD, RETRYING, SCHEDULED, ActionJob
 from app.models.ops import Breaker, WorkerHeartbeat
-from app.stats import job_counts, unprocessed_events
+from app.queries.sqlfuncs import hour_bucket
+from app.queries.stats import job_counts, unprocessed_events
 
 LIST_SIZE = 20
+HOURS = 24
+
+
+def hour_keys(end: datetime, hours: int = HOURS) -> list[datetime]:
+    """Return the starts of the `hours` whole UTC hours ending with the one holding `end`."""
+    last = end.replace(minute=0, second=0, microsecond=0)
+    return [last - timedelta(hours=hours - 1 - i) for i in range(hours)]
 
 
 def hourly_counts(session: Session, since: datetime) -> dict[tuple[str, str], int]:
@@ -34,7 +40,8 @@ class Overview:
     """The numbers and lists of the overview page."""
 
     now: datetime
-    chart: Chart
+    hours: list[datetime]  # the starts of the last HOURS whole UTC hours, oldest first
+    hourly: dict[tuple[str, str], int]  # {(hour "YYYY-MM-DD HH", event name): count}
     events_24h: int
     events_1h: int
     unprocessed: int
@@ -63,7 +70,8 @@ def load_overview(session: Session, now: datetime) -> Overview:
     last_hour = hours[-1].strftime("%Y-%m-%d %H")
     return Overview(
         now=now,
-        chart=build_chart(counts, hours),
+        hours=hours,
+        hourly=counts,
         events_24h=sum(counts.values()),
         events_1h=sum(n for (hour, _), n in counts.items() if hour == last_hour),
         unprocessed=unprocessed_events(session),

@@ -1,4 +1,4 @@
-"""Rules as the dashboard and API show them: state, recent activity, and a dry test."""
+"""Rules as the dashboard and the API show them: state, recent activity, and a dry test."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models.event import Event
 from app.models.job import ActionJob
 from app.models.ops import RuleState
+from app.queries.events import get_event
 from app.rules.errors import TemplateError
 from app.rules.matching import evaluate
 from app.rules.model import FieldCondition, Group, Rule, RuleSet
@@ -109,6 +109,11 @@ def rule_rows(session: Session, ruleset: RuleSet, since: datetime) -> list[RuleR
     return rows
 
 
+def rule_row(session: Session, rule: Rule, since: datetime) -> RuleRow:
+    """Return one rule with its state and activity since `since`."""
+    return rule_rows(session, RuleSet([rule]), since)[0]
+
+
 def condition_lines(group: Group, depth: int = 0) -> list[tuple[int, str]]:
     """Flatten a condition tree into indented readable lines."""
     lines: list[tuple[int, str]] = []
@@ -142,7 +147,7 @@ def event_from_json(text: str) -> dict[str, Any]:
 
 def stored_event_fields(session: Session, event_id: int) -> dict[str, Any] | None:
     """Return a stored event's normalised fields, or None."""
-    event = session.get(Event, event_id) if event_id <= 2**63 - 1 else None
+    event = get_event(session, event_id)
     return event.fields() if event is not None else None
 
 
