@@ -10,8 +10,7 @@ from sqlalchemy import select
 from app.api import bp
 from app.api.pagination import encode_cursor, keyset_page, read_after, read_limit
 from app.errors import APIError
-from app.ingest.parsing import parse_int_hint
-from app.limits import MAX_ID
+from app.limits import MAX_ID, positive_int
 from app.models.event import Event
 from app.web import get_session
 
@@ -41,10 +40,11 @@ def list_events() -> Response:
     if server_id := request.args.get("server_id"):
         query = query.where(Event.server_id == server_id)
     if (farm := request.args.get("farm_id")) is not None:
-        try:
-            farm_id = parse_int_hint("farm_id", farm)
-        except ValueError as exc:
-            raise APIError(400, "invalid_filter", str(exc)) from None
+        farm_id = positive_int(farm) if farm else None
+        if farm and farm_id is None:
+            raise APIError(
+                400, "invalid_filter", f"farm_id must be a whole number between 1 and {MAX_ID}"
+            )
         query = query.where(Event.farm_id == farm_id)
     return keyset_page(get_session(), query, limit, event_json, lambda e: encode_cursor(e.id))
 
