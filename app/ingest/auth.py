@@ -12,23 +12,6 @@ from app.errors import APIError
 from app.security import bearer_token, secrets_equal
 
 
-def client_address(
-    remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int
-) -> str | None:
-    """Return the client's address, trusting only the last `trusted_proxies` hops.
-
-    Each trusted proxy appends the address it received the request from to
-    X-Forwarded-For, so the client is the entry `trusted_proxies` from the
-    right; anything further left was written by the client and is ignored.
-    """
-    if trusted_proxies <= 0 or not forwarded_for:
-        return remote_addr
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    if len(hops) < trusted_proxies:
-        return hops[0] if hops else remote_addr
-    return hops[-trusted_proxies]
-
-
 def address_allowed(
     address: str | None, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
 ) -> bool:

@@ -15,9 +15,7 @@ bp = Blueprint("ingest", __name__)
 def _admit() -> str | None:
     """Apply the address allow-list and the flood limit; return the client address."""
     config = get_config()
-    address = auth.client_address(
-        request.remote_addr, request.headers.get("X-Forwarded-For"), config.trusted_proxies
-    )
+    address = request.remote_addr
     if not auth.address_allowed(address, config.ingest_allowed_ips):
         raise APIError(403, "address_not_allowed", f"Posts from {address} are not allowed.")
     allowed, retry_after = get_services().flood_limiter.allow(address)
