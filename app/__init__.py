@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import PROJECT_ROOT, Config
 from app.dashboard.throttle import LoginThrottle
@@ -25,6 +26,13 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     configure_logging()
     app = Flask(__name__, instance_path=str(config.instance_path.resolve()))
+    if config.trusted_proxies > 0:
+        # request.remote_addr becomes the address the nearest trusted proxies saw. With fewer
+        # X-Forwarded-For hops than trusted, the socket address stays. Only the address is
+        # taken from the proxies (x_proto=0): nothing else of theirs was trusted before.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.trusted_proxies, x_proto=0
+        )
     app.config["LIFEGUARD"] = config
     app.config["TESTING"] = config.testing
     app.config["SECRET_KEY"] = config.secret_key or _instance_secret(config.instance_path)

@@ -9,7 +9,7 @@ from flask import Response, jsonify, request
 from app.api import bp
 from app.api.pagination import encode_cursor, page_json, read_after, read_limit
 from app.errors import APIError
-from app.ingest.parsing import parse_int_hint
+from app.limits import MAX_ID, positive_int
 from app.models.event import Event
 from app.queries.events import EventFilters, search_events
 from app.queries.events import get_event as find_event
@@ -37,10 +37,11 @@ def list_events() -> Response:
         name=request.args.get("name") or "", server=request.args.get("server_id") or ""
     )
     if (farm := request.args.get("farm_id")) is not None:
-        try:
-            f.farm = parse_int_hint("farm_id", farm)
-        except ValueError as exc:
-            raise APIError(400, "invalid_filter", str(exc)) from None
+        f.farm = positive_int(farm) if farm else None
+        if farm and f.farm is None:
+            raise APIError(
+                400, "invalid_filter", f"farm_id must be a whole number between 1 and {MAX_ID}"
+            )
     page = search_events(get_session(), f, after, limit)
     return page_json(page, event_json, encode_cursor)
 

@@ -23,7 +23,6 @@ from app.config import Config
 from app.dashboard import bp
 from app.dashboard.csrf import check_csrf, csrf_token, rotate_csrf_token
 from app.dashboard.throttle import LoginThrottle
-from app.ingest.auth import client_address
 from app.security import secrets_equal
 from app.services import get_services
 from app.web import get_config
@@ -125,9 +124,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
         return render_template("dashboard/login.html", next=target, error=None)
     username = request.form.get("username", "")
     password = request.form.get("password", "")
-    address = client_address(
-        request.remote_addr, request.headers.get("X-Forwarded-For"), config.trusted_proxies
-    )
+    address = request.remote_addr
     keys = (f"addr:{address}", f"user:{username.strip().lower()[:128]}")
     throttle = login_throttle()
     wait = throttle.retry_after(*keys)

@@ -1,37 +1,97 @@
-"""Who may post events: the ingest token, the address allow-list, the flood limit."""
+"""Who may post events: the ingest token, the address allow-list, the flood limit, and the
+5.x webhook signature.
+
+No Flask and no HTTP: a refusal is an `AuthError`; `app.ingest.routes` gives it its answer.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
-from app.config import Config
-from app.errors import APIError
 from app.security import bearer_token, secrets_equal
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-def client_address(
-    remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int
-) -> str | None:
-    """Return the client's address, trusting only the last `trusted_proxies` hops.
-
-    Each trusted proxy appends the address it received the request from to
-    X-Forwarded-For, so the client is the entry `trusted_proxies` from the
-    right; anything further left was written by the client and is ignored.
-    """
-    if trusted_proxies <= 0 or not forwarded_for:
-        return remote_addr
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    if len(hops) < trusted_proxies:
-        return hops[0] if hops else remote_addr
-    return hops[-trusted_proxies]
+# Scalr 5.x formats Date as "Tue 11 Apr 2017 11:01:11 UTC" (scalr-protocol.md 2.4).
+SCALR_DATE_FORMAT = "%a %d %b %Y %H:%M:%S UTC"
 
 
-def address_allowed(
-    address: str | None, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
-) -> bool:
+class AuthError(Exception):
+    """A delivery refused before anything of it is read: who sent it, or whether it was signed."""
+
+
+class IngestNotConfigured(AuthError):
+    """No ingest token is configured, so every post is refused."""
+
+
+class MissingToken(AuthError):
+    """The post presents no ingest token."""
+
+
+class BadToken(AuthError):
+    """The post presents a token that is not the ingest token."""
+
+
+class AddressNotAllowed(AuthError):
+    """The sender's address is outside the allow-list."""
+
+    def __init__(self, address: str | None) -> None:
+        super().__init__(f"Posts from {address} are not allowed.")
+        self.address = address
+
+
+class Flooded(AuthError):
+    """The sender posted more than the flood limit allows this minute."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many posts from this address; slow down.")
+        self.retry_after = retry_after
+
+
+class WebhooksDisabled(AuthError):
+    """No webhook signing key is configured, so webhooks are off."""
+
+
+class SignatureError(AuthError):
+    """A webhook whose signature or Date cannot be trusted."""
+
+
+class MissingDate(SignatureError):
+    """The signed webhook has no Date header."""
+
+
+class MissingSignature(SignatureError):
+    """The signed webhook has no X-Signature header."""
+
+
+class BadDate(SignatureError):
+    """The Date header cannot be read as a date."""
+
+
+class StaleDate(SignatureError):
+    """The Date header is too far from now: a replay, or a wrong clock."""
+
+    def __init__(self, skew: float, max_skew: int) -> None:
+        super().__init__(f"The Date header is {int(skew)} s away from now (at most {max_skew} s).")
+        self.skew = skew
+        self.max_skew = max_skew
+
+
+class BadSignature(SignatureError):
+    """X-Signature does not match the body and the Date."""
+
+
+# --- the legacy observer: a token in the URL, an allow-list, a flood limit ------------------
+
+
+def address_allowed(address: str | None, networks: Iterable[Network]) -> bool:
     """Say whether `address` is inside one of `networks` (no networks: everyone is)."""
     networks = tuple(networks)
     if not networks:
@@ -47,6 +107,15 @@ def address_allowed(
     return any(ip.version == net.version and ip in net for net in networks)
 
 
+def admit(address: str | None, networks: Iterable[Network], limiter: FloodLimiter) -> None:
+    """Refuse a sender outside the allow-list, then one over the flood limit."""
+    if not address_allowed(address, networks):
+        raise AddressNotAllowed(address)
+    allowed, retry_after = limiter.allow(address)
+    if not allowed:
+        raise Flooded(retry_after)
+
+
 def presented_token(query: Mapping[str, list[str]], authorization: str | None) -> str | None:
     """Return the token the request presents, from `Authorization: Bearer` or `?token=`."""
     token = bearer_token(authorization)
@@ -56,20 +125,14 @@ def presented_token(query: Mapping[str, list[str]], authorization: str | None) -
     return values[0] if values else None
 
 
-def check_ingest_token(config: Config, presented: str | None) -> None:
-    """Refuse the request unless it presents the configured ingest token."""
-    if not config.ingest_token:
-        raise APIError(
-            401,
-            "ingest_not_configured",
-            "INGEST_TOKEN is not set: this endpoint refuses every request.",
-        )
+def check_ingest_token(expected: str | None, presented: str | None) -> None:
+    """Refuse the post unless it presents the configured ingest token (constant time)."""
+    if not expected:
+        raise IngestNotConfigured("INGEST_TOKEN is not set: this endpoint refuses every request.")
     if presented is None:
-        raise APIError(
-            401, "missing_token", "Give the ingest token as ?token= or Authorization: Bearer."
-        )
-    if not secrets_equal(presented, config.ingest_token):
-        raise APIError(401, "bad_token", "The ingest token is not valid.")
+        raise MissingToken("Give the ingest token as ?token= or Authorization: Bearer.")
+    if not secrets_equal(presented, expected):
+        raise BadToken("The ingest token is not valid.")
 
 
 class FloodLimiter:
@@ -97,3 +160,54 @@ class FloodLimiter:
             self._counts[key] = count
         retry_after = max(1, int(60 - now % 60))
         return count <= self.per_minute, retry_after
+
+
+# --- 5.x webhooks: HMAC-SHA1 over body + Date (scalr-protocol.md 2.4) -----------------------
+
+
+def webhook_signature(key: str, body: bytes, date_header: str) -> str:
+    """Return the X-Signature Scalr sends: hex HMAC-SHA1(key, body + Date)."""
+    return hmac.new(
+        key.encode("utf-8"), body + date_header.encode("utf-8"), hashlib.sha1
+    ).hexdigest()
+
+
+def parse_webhook_date(value: str) -> datetime | None:
+    """Read Scalr's `Tue 11 Apr 2017 11:01:11 UTC`, or an RFC 1123 date."""
+    try:
+        return datetime.strptime(value.strip(), SCALR_DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.astimezone(UTC)
+
+
+def check_webhook_signature(
+    key: str | None,
+    body: bytes,
+    date_header: str | None,
+    signature: str | None,
+    max_skew: int,
+    now: datetime,
+) -> None:
+    """Refuse a webhook unless X-Signature signs the raw body and a Date near `now`."""
+    if not key:
+        raise WebhooksDisabled("SCALR_WEBHOOK_KEY is not set: webhooks are off.")
+    if not date_header:
+        raise MissingDate("The Date header is required for a signed webhook.")
+    if not signature:
+        raise MissingSignature("The X-Signature header is required.")
+    sent_at = parse_webhook_date(date_header)
+    if sent_at is None:
+        raise BadDate("The Date header cannot be read.")
+    skew = abs((now - sent_at).total_seconds())
+    if skew > max_skew:
+        raise StaleDate(skew, max_skew)
+    expected = webhook_signature(key, body, date_header)
+    if not secrets_equal(signature.strip().lower(), expected):
+        raise BadSignature("The X-Signature does not match the body and Date.")

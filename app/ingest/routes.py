@@ -1,38 +1,86 @@
-"""POST /events (legacy RESTEventObserver) and POST /webhooks/scalr (5.x webhooks)."""
+"""POST /events (legacy RESTEventObserver) and POST /webhooks/scalr (5.x webhooks).
+
+The only place where ingest meets HTTP: the views build a `Delivery` from the request,
+call the plain functions of `auth`, `wire` and `store`, and answer their typed errors.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.errors import APIError
-from app.ingest import auth, service
+from app.errors import APIError, json_error
+from app.ingest import auth, parsing, store, wire
 from app.services import get_services
 from app.web import get_clock, get_config, get_session
 
 bp = Blueprint("ingest", __name__)
 
+# Each typed refusal, its status and its machine code; the message is the error's own text.
+# Looked up along the error's class hierarchy, so a subclass may have a row of its own.
+ANSWERS: dict[type[Exception], tuple[int, str]] = {
+    auth.IngestNotConfigured: (401, "ingest_not_configured"),
+    auth.MissingToken: (401, "missing_token"),
+    auth.BadToken: (401, "bad_token"),
+    auth.AddressNotAllowed: (403, "address_not_allowed"),
+    auth.Flooded: (429, "too_many_requests"),
+    auth.WebhooksDisabled: (404, "webhooks_disabled"),
+    auth.MissingDate: (401, "missing_date"),
+    auth.MissingSignature: (401, "missing_signature"),
+    auth.BadDate: (401, "bad_date"),
+    auth.StaleDate: (401, "stale_date"),
+    auth.BadSignature: (401, "bad_signature"),
+    wire.InvalidEncoding: (400, "invalid_encoding"),
+    wire.MalformedForm: (400, "malformed_form"),
+    wire.MalformedJSON: (400, "malformed_json"),
+    wire.UnsupportedMediaType: (415, "unsupported_media_type"),
+    wire.DuplicateField: (400, "duplicate_field"),
+    wire.ConflictingField: (400, "conflicting_field"),
+    wire.InvalidField: (400, "invalid_field"),
+    store.MissingEvent: (400, "missing_event"),
+    parsing.InvalidEventName: (400, "invalid_event"),
+    parsing.InvalidHint: (400, "invalid_hint"),
+    parsing.InvalidPayload: (400, "invalid_payload"),
+}
+REFUSALS = (
+    auth.AuthError,
+    wire.WireError,
+    store.MissingEvent,
+    parsing.InvalidEventName,
+    parsing.InvalidHint,
+    parsing.InvalidPayload,
+)
+
+
+def api_error(exc: Exception) -> APIError:
+    """Return the HTTP answer to a typed ingest refusal."""
+    for cls in type(exc).__mro__:
+        if cls in ANSWERS:
+            status, code = ANSWERS[cls]
+            break
+    else:
+        raise TypeError(f"no answer for {type(exc).__name__}") from exc
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, auth.Flooded) else None
+    return APIError(status, code, str(exc), headers)
+
+
+def _refused(exc: Exception) -> Response:
+    error = api_error(exc)
+    return json_error(error.status, error.code, error.message, error.headers)
+
+
+for _refusal in REFUSALS:
+    bp.register_error_handler(_refusal, _refused)
+
 
 def _admit() -> str | None:
     """Apply the address allow-list and the flood limit; return the client address."""
-    config = get_config()
-    address = auth.client_address(
-        request.remote_addr, request.headers.get("X-Forwarded-For"), config.trusted_proxies
-    )
-    if not auth.address_allowed(address, config.ingest_allowed_ips):
-        raise APIError(403, "address_not_allowed", f"Posts from {address} are not allowed.")
-    allowed, retry_after = get_services().flood_limiter.allow(address)
-    if not allowed:
-        raise APIError(
-            429,
-            "too_many_requests",
-            "Too many posts from this address; slow down.",
-            {"Retry-After": str(retry_after)},
-        )
+    address = request.remote_addr
+    auth.admit(address, get_config().ingest_allowed_ips, get_services().flood_limiter)
     return address
 
 
-def _delivery(address: str | None, query: dict[str, list[str]] | None = None) -> service.Delivery:
-    return service.Delivery(
+def _delivery(address: str | None, query: dict[str, list[str]] | None = None) -> wire.Delivery:
+    return wire.Delivery(
         method=request.method,
         path=request.path,
         query_string=request.query_string,
@@ -48,11 +96,10 @@ def _delivery(address: str | None, query: dict[str, list[str]] | None = None) ->
 def receive_event() -> tuple[Response, int]:
     """Store a RESTEventObserver notification (form body, query string or JSON)."""
     address = _admit()
-    query = service.decode_form(request.query_string, "query string")
-    auth.check_ingest_token(
-        get_config(), auth.presented_token(query, request.headers.get("Authorization"))
-    )
-    event = service.receive_observer(get_session(), _delivery(address, query))
+    query = wire.decode_query(request.query_string)
+    presented = auth.presented_token(query, request.headers.get("Authorization"))
+    auth.check_ingest_token(get_config().ingest_token, presented)
+    event = store.receive_observer(get_session(), _delivery(address, query))
     return jsonify(id=event.id), 202
 
 
@@ -60,8 +107,18 @@ def receive_event() -> tuple[Response, int]:
 def receive_webhook() -> tuple[Response, int]:
     """Store a signed Scalr 5.x webhook; a repeated eventId answers 200."""
     address = _admit()
-    event, duplicate = service.receive_webhook(
-        get_session(), _delivery(address), get_config(), get_clock()()
+    config = get_config()
+    delivery = _delivery(address)
+    auth.check_webhook_signature(
+        config.scalr_webhook_key,
+        delivery.body,
+        request.headers.get("Date"),
+        request.headers.get("X-Signature"),
+        config.webhook_max_skew_seconds,
+        get_clock()(),
+    )
+    event, duplicate = store.receive_webhook(
+        get_session(), delivery, config.webhook_keep_user_variables
     )
     if duplicate:
         return jsonify(id=event.id, duplicate=True), 200

@@ -122,6 +122,35 @@ def test_lockout_is_per_user_across_addresses(dash_app):
     assert log_in(other).status_code == 429
 
 
+def test_lockout_by_address_behind_a_trusted_proxy(make_app):
+    app = make_app(
+        environ={"TRUSTED_PROXIES": "1"}, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD
+    )
+    client = app.test_client()
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.7"
+    for i in range(5):
+        assert log_in(client, password="guess", username=f"user{i}").status_code == 401
+    assert log_in(client).status_code == 429
+    elsewhere = app.test_client()
+    elsewhere.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.8"
+    assert log_in(elsewhere).status_code == 303
+
+
+def test_lockout_by_address_cannot_be_dodged_with_a_written_hop(make_app):
+    # With fewer X-Forwarded-For hops than trusted proxies the socket address counts, so a
+    # client that writes a new address into the header each time stays one address.
+    app = make_app(
+        environ={"TRUSTED_PROXIES": "2"}, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD
+    )
+    for i in range(5):
+        client = app.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = f"198.51.100.{i}"
+        assert log_in(client, password="guess", username=f"user{i}").status_code == 401
+    last = app.test_client()
+    last.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.99"
+    assert log_in(last).status_code == 429
+
+
 def test_logout_needs_post_and_forgets_the_session(admin):
     assert admin.get("/logout").status_code == 405
     response = post(admin, "/logout")

@@ -151,6 +151,10 @@ WEBHOOK_BODY = (
     '"SCALR_EVENT_SERVER_ID":"5bbd72c5-908c-4535-a7ec-2fbf56486ff3"},'
     '"userData":"","endpointId":"03c8b252-1190-44c4-b9da-1074eaa215fc"}'
 )
+# 6.6: its Date header, the made-up 64-character signing key and the signature printed.
+WEBHOOK_DATE = "Tue 11 Apr 2017 11:01:11 UTC"
+WEBHOOK_KEY = "kQ1v0m3Jb7QeXh0xYk2n8cJz5pWf4uR9tA6sD1gH3jK5lZ7xC9vB2nM4qW6eR8tY"
+WEBHOOK_SIGNATURE = "da6115ddf6d04f97d9edbdb5b555af6b5a004d1e"
 WEBHOOK_EXPECTED = ParsedFields(
     server_id=SID,
     public_ip="138.201.45.101",

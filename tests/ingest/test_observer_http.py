@@ -170,6 +170,44 @@ def test_allowed_address_and_trusted_proxy(make_app, session_factory):
     assert count_events(session_factory) == 1
 
 
+def test_fewer_hops_than_trusted_proxies_keeps_the_socket_address(make_app, session_factory):
+    # Deliberate fix: one hop where two proxies are trusted means the entry was written by
+    # the client (or a proxy in front of ours that is not trusted); the socket address counts.
+    app = make_app(environ={"INGEST_ALLOWED_IPS": "10.0.0.0/8", "TRUSTED_PROXIES": "2"})
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.0.0.1"
+    response = client.post(
+        f"/events?token={INGEST_TOKEN}",
+        data=b"event=OnHostUp&message=m",
+        content_type=FORM,
+        headers={"X-Forwarded-For": "6.6.6.6"},
+    )
+    assert response.status_code == 202
+    assert only_event(session_factory).remote_addr == "10.0.0.1"
+    # ... and a client-written entry cannot take the place of a refused socket address.
+    client.environ_base["REMOTE_ADDR"] = "6.6.6.6"
+    forged = client.post(
+        f"/events?token={INGEST_TOKEN}",
+        data=b"event=OnHostUp&message=m",
+        content_type=FORM,
+        headers={"X-Forwarded-For": "10.9.9.9"},
+    )
+    assert forged.status_code == 403
+    assert count_events(session_factory) == 1
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(make_app, session_factory):
+    client = make_app().test_client()
+    response = client.post(
+        f"/events?token={INGEST_TOKEN}",
+        data=b"event=OnHostUp&message=m",
+        content_type=FORM,
+        headers={"X-Forwarded-For": "6.6.6.6"},
+    )
+    assert response.status_code == 202
+    assert only_event(session_factory).remote_addr == "127.0.0.1"
+
+
 @pytest.mark.parametrize("case", WIRE_CASES, ids=[c.id for c in WIRE_CASES])
 def test_every_golden_wire_example_is_stored_with_its_fields(client, session_factory, case):
     """Each section 6 delivery, sent as Scalr sends it, stores exactly the golden fields."""

@@ -137,6 +137,14 @@ def test_missing_signature_header(hook_app, session_factory):
     assert response.get_json()["error"] == "missing_signature"
 
 
+def test_non_ascii_signature_is_a_bad_signature_not_a_crash(hook_app, session_factory):
+    # A 500 would make Scalr retry; a signature that is not hex is simply wrong.
+    response = post_hook(hook_app.test_client(), GOLDEN_BODY, signature="\u00e9" * 40)
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "bad_signature"
+    assert count_events(session_factory) == 0
+
+
 def test_signed_body_changed_in_transit(hook_app, session_factory):
     tampered = GOLDEN_BODY.replace(b'"1439"', b'"1440"')
     response = post_hook(hook_app.test_client(), tampered, signature=GOLDEN_SIGNATURE)
