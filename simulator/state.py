@@ -31,19 +31,7 @@ from simulator.model import (
     Timings,
 )
 from simulator.notify import Notifier, NotifyConfig
-
-# Era C texts (Scalr 3.6 - 4.5, protocol 1.6); the trailing spaces are Scalr's.
-MESSAGES = {
-    "HostInit": "Instance {sid} Public IP: {pub} Internal IP: {priv} initialized ",
-    "HostUp": "Instance {sid} Public IP: {pub} Internal IP: {priv} is UP",
-    "HostDown": "Instance {sid} ({pub}) Internal IP: {priv} terminated",
-    "HostCrash": "Instance {sid} Public IP: {pub} Internal IP: {priv} crashed",
-    "RebootBegin": "Instance {sid} Public IP: {pub} Internal IP: {priv} is going to reboot ",
-    "RebootComplete": "Instance {sid} Public IP: {pub} Internal IP: {priv} successfully rebooted",
-    "IPAddressChanged": "IP address for instance {sid} has been changed to {new}",
-    "FarmLaunched": "Farm has been launched",
-    "FarmTerminated": "Farm has been terminated",
-}
+from simulator.payloads import event_message, server_vars
 
 
 class SimState:
@@ -334,31 +322,14 @@ class SimState:
 
     def server_vars(self, server: Server, event_name: str) -> dict[str, str]:
         """Return the SCALR_* variables a 5.x webhook carries for a server event."""
-        role = self.farm_roles[server.farm_role_id]
         farm = self.farms[server.farm_id]
-        env = self.environments.get(farm.env_id)
-        data = {
-            "SCALR_SERVER_ID": server.server_id,
-            "SCALR_FARM_ID": str(farm.id),
-            "SCALR_FARM_NAME": farm.name,
-            "SCALR_FARM_HASH": farm.hash,
-            "SCALR_FARM_ROLE_ID": str(role.id),
-            "SCALR_FARM_ROLE_ALIAS": role.role_name,
-            "SCALR_ROLE_NAME": role.role_name,
-            "SCALR_INSTANCE_INDEX": str(server.index),
-            "SCALR_EXTERNAL_IP": server.public_ip,
-            "SCALR_INTERNAL_IP": server.internal_ip,
-            "SCALR_CLOUD_LOCATION": role.cloud_location,
-            "SCALR_CLOUD_SERVER_ID": server.cloud_server_id,
-            "SCALR_ENV_ID": str(farm.env_id),
-            "SCALR_ENV_NAME": env.name if env else "",
-            "SCALR_EVENT_NAME": event_name,
-            "SCALR_EVENT_SERVER_ID": server.server_id,
-        }
-        if event_name == "IPAddressChanged":
-            data["SCALR_NEW_IP_ADDRESS"] = server.public_ip
-            data["SCALR_NEW_LOCAL_IP_ADDRESS"] = server.internal_ip
-        return data
+        return server_vars(
+            server,
+            self.farm_roles[server.farm_role_id],
+            farm,
+            self.environments.get(farm.env_id),
+            event_name,
+        )
 
     def emit(
         self,
@@ -372,13 +343,7 @@ class SimState:
         """Store an event (EventsList) and hand it to the notifier."""
         with self.lock:
             if message is None:
-                template = MESSAGES.get(event_name, event_name)
-                message = template.format(
-                    sid=server.server_id if server else "",
-                    pub=server.public_ip if server else "",
-                    priv=server.internal_ip if server else "",
-                    new=new_ip,
-                )
+                message = event_message(event_name, server, new_ip)
             record = EventRecord(
                 id=str(uuid.uuid4()),
                 farm_id=server.farm_id if server else (farm_id or 0),
