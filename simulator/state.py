@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from simulator.calllog import CallLog, CallRecord
+from simulator.faults import Fault, Faults
 from simulator.model import (
     ACTIVE_STATUSES,
     FARM_RUNNING,
@@ -18,12 +20,10 @@ from simulator.model import (
     RUNNING,
     TERMINATED,
     ApiKey,
-    CallRecord,
     DNSZone,
     EventRecord,
     Farm,
     FarmRole,
-    Fault,
     LogRecord,
     Script,
     Server,
@@ -70,12 +70,12 @@ class SimState:
         self.global_variables: dict[tuple[str, str], dict[str, str]] = {}
         self.events: list[EventRecord] = []
         self.logs: list[LogRecord] = []
-        self.faults: list[Fault] = []
+        self._faults = Faults(self.lock)
         self.chaos_rate_per_minute = 0.0
         self.chaos_kinds: tuple[str, ...] = ("terminate", "reboot")
         self._chaos_budget = 0.0
         self._last_tick = self.now()
-        self._calls: list[CallRecord] = []
+        self.call_log = CallLog(self.lock)
         self._ip_counter = 10
         self._next_ids = {"record": 1}
         self._ticker: threading.Thread | None = None
@@ -359,40 +359,30 @@ class SimState:
 
     # faults and the call record
 
+    @property
+    def faults(self) -> list[Fault]:
+        """Return the faults in force (the live list)."""
+        return self._faults.active
+
     def add_fault(self, fault: Fault) -> Fault:
         """Inject a fault for matching calls."""
-        with self.lock:
-            self.faults.append(fault)
-            return fault
+        return self._faults.add(fault)
 
     def clear_faults(self) -> None:
         """Remove every injected fault."""
-        with self.lock:
-            self.faults.clear()
+        self._faults.clear()
 
     def take_faults(self, action: str) -> list[Fault]:
         """Return the faults that apply to one call, using up counted ones."""
-        taken: list[Fault] = []
-        with self.lock:
-            for fault in list(self.faults):
-                if fault.action is not None and fault.action.lower() != action.lower():
-                    continue
-                taken.append(fault)
-                if fault.remaining is not None:
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self.faults.remove(fault)
-        return taken
+        return self._faults.take(action)
 
     def record_call(self, record: CallRecord) -> None:
         """Remember one received API call."""
-        with self.lock:
-            self._calls.append(record)
+        self.call_log.record(record)
 
     def calls(self, action: str | None = None) -> list[CallRecord]:
         """Return the received API calls, optionally of one action, oldest first."""
-        with self.lock:
-            return [c for c in self._calls if action is None or c.action == action]
+        return self.call_log.calls(action)
 
     def snapshot(self) -> dict[str, Any]:
         """Return farms, farm roles and servers as JSON-ready data."""
