@@ -1,4 +1,4 @@
-"""The simulator stands alone: no module of simulator/ imports the app it is a stand-in for."""
+"""The simulator stands alone (no module imports app) and keeps the names others import."""
 
 from __future__ import annotations
 
@@ -53,3 +53,31 @@ def test_no_simulator_module_imports_app() -> None:
         if imports_app(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_the_package_names_stay() -> None:
+    import simulator
+
+    assert sorted(simulator.__all__) == [
+        "FarmRole",
+        "Fault",
+        "NotifyConfig",
+        "SimState",
+        "SimulatorServer",
+        "Timings",
+        "build_state",
+        "create_sim_app",
+        "demo_config",
+        "load_config",
+    ]
+    assert all(hasattr(simulator, name) for name in simulator.__all__)
+
+
+def test_an_action_name_is_registered_once() -> None:
+    from simulator.actions import SPECS, Spec
+    from simulator.actions.registry import gather
+
+    assert len(SPECS) == 20
+    hello = SPECS["Hello"]
+    with pytest.raises(ValueError, match="action HELLO is registered twice"):
+        gather({"Hello": hello}, {"HELLO": Spec(hello.since, (), hello.handler)})
