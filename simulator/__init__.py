@@ -2,7 +2,8 @@
 
 from simulator.app import create_sim_app
 from simulator.config import build_state, demo_config, load_config
-from simulator.model import FarmRole, Fault, Timings
+from simulator.faults import Fault
+from simulator.model import FarmRole, Timings
 from simulator.notify import NotifyConfig
 from simulator.server import SimulatorServer
 from simulator.state import SimState

@@ -14,7 +14,8 @@ from flask import Blueprint, Flask, Request, Response, abort, jsonify, request
 
 from simulator.actions import Context, LaunchFailed, SimError, find_spec
 from simulator.auth import verify_v3
-from simulator.model import CallRecord, Fault
+from simulator.calllog import CallRecord
+from simulator.faults import Fault
 from simulator.state import SimState
 from simulator.xmlout import error_xml, success_xml
 

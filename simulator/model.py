@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 # Farm Status values of FarmsList (protocol section 4).
 FARM_TERMINATED, FARM_RUNNING, FARM_TERMINATING = 0, 1, 2
@@ -146,43 +145,3 @@ class LogRecord:
     severity: int
     timestamp: float
     source: str
-
-
-@dataclass
-class Fault:
-    """An injected misbehaviour for matching calls; remaining None means forever.
-
-    kind: "latency" (seconds), "status" (an HTTP status with an empty body),
-    "error" (an <Error> answer with `message`), "drop" (close the socket without
-    answering) or "launch_failure" (ServerLaunch answers an empty <ServerID/>).
-    """
-
-    kind: str
-    action: str | None = None
-    remaining: int | None = None
-    latency: float = 0.0
-    status: int = 500
-    message: str = "Simulated failure"
-
-
-@dataclass
-class CallRecord:
-    """One API call the simulator received (Signature left out)."""
-
-    action: str
-    method: str
-    params: dict[str, Any]
-    time: float
-    outcome: str
-    transaction_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the record as JSON-ready data."""
-        return {
-            "action": self.action,
-            "method": self.method,
-            "params": self.params,
-            "time": self.time,
-            "outcome": self.outcome,
-            "transaction_id": self.transaction_id,
-        }

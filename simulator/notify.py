@@ -1,15 +1,12 @@
 """Deliver event notifications the way Scalr does, from a background sender thread.
 
-Legacy RESTEventObserver (protocol 1.3, 6.1): a form POST with `event=On<Name>`
-and a PHP-urlencoded message, no User-Agent. Optional 5.x webhooks (2.2 - 2.4):
-a JSON body signed with HMAC-SHA1 over body + Date.
+Legacy RESTEventObserver (protocol 1.3, 6.1): a form POST, no User-Agent.
+Optional 5.x webhooks (2.2 - 2.4): a signed JSON POST. The bodies are built in
+`simulator.payloads`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 import queue
 import threading
@@ -17,44 +14,14 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import requests
 from requests.structures import CaseInsensitiveDict
 from urllib3.util import SKIP_HEADER
 
+from simulator.payloads import legacy_body, webhook_request
+
 log = logging.getLogger(__name__)
-
-_PHP_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
-WEBHOOK_DATE_FORMAT = "%a %d %b %Y %H:%M:%S UTC"
-
-
-def php_urlencode(text: str) -> str:
-    """Encode like PHP urlencode(): space as '+', only [A-Za-z0-9_.-] left as is."""
-    out = []
-    for byte in text.encode("utf-8"):
-        if byte in _PHP_SAFE:
-            out.append(chr(byte))
-        elif byte == 0x20:
-            out.append("+")
-        else:
-            out.append(f"%{byte:02X}")
-    return "".join(out)
-
-
-def legacy_body(event_name: str, message: str) -> bytes:
-    """Build the RESTEventObserver body: event first, then message (protocol 1.3)."""
-    return f"event=On{event_name}&message={php_urlencode(message)}".encode("ascii")
-
-
-def php_json(value: Any) -> str:
-    """Serialise like PHP json_encode: compact, non-ASCII as \\u escapes, '/' as '\\/'."""
-    return json.dumps(value, separators=(",", ":")).replace("/", "\\/")
-
-
-def webhook_signature(key: str, body: bytes, date: str) -> str:
-    """Return the hex HMAC-SHA1 of body + Date with the endpoint key (protocol 2.4)."""
-    return hmac.new(key.encode("ascii"), body + date.encode("ascii"), hashlib.sha1).hexdigest()
 
 
 @dataclass
@@ -135,25 +102,15 @@ class Notifier:
     def webhook_request(
         self, event_name: str, data: Mapping[str, str], now: float | None = None
     ) -> tuple[bytes, dict[str, str]]:
-        """Build a signed 5.x webhook body and its headers (protocol 2.2 - 2.4)."""
-        date = time.strftime(WEBHOOK_DATE_FORMAT, time.gmtime(now))
-        payload = {
-            "eventName": event_name,
-            "eventId": str(uuid.uuid4()),
-            "timestamp": date,
-            "configurationId": self.config.webhook_configuration_id,
-            "data": dict(data),
-            "userData": "",
-            "endpointId": self.config.webhook_endpoint_id,
-        }
-        body = php_json(payload).encode("ascii")
-        headers = {
-            "Date": date,
-            "X-Signature": webhook_signature(self.config.webhook_key or "", body, date),
-            "X-Scalr-Webhook-Id": uuid.uuid4().hex.upper(),
-            "Content-type": "application/json",
-        }
-        return body, headers
+        """Build a signed 5.x webhook body and its headers for the configured endpoint."""
+        return webhook_request(
+            event_name,
+            data,
+            key=self.config.webhook_key or "",
+            configuration_id=self.config.webhook_configuration_id,
+            endpoint_id=self.config.webhook_endpoint_id,
+            now=now,
+        )
 
     def _run(self) -> None:
         with requests.Session() as legacy, requests.Session() as webhooks:

@@ -12,7 +12,7 @@ import requests
 
 from app.scalr.client import ScalrClient
 from simulator import Fault, SimState, SimulatorServer
-from simulator.notify import php_urlencode
+from simulator.payloads import php_urlencode
 from tests.scalr.conftest import Receiver
 
 SID = "5bbd72c5-908c-4535-a7ec-2fbf56486ff3"
