@@ -11,9 +11,9 @@ from app.api.pagination import encode_cursor, read_after, read_limit
 from app.dashboard.jobs import JobFilters, apply_control, get_job, list_jobs
 from app.dashboard.redact import redact_params
 from app.errors import APIError
+from app.jobs.control import ControlError
 from app.models.job import ActionJob, JobAttempt
 from app.web import get_session, whole_number
-from app.worker.control import ControlError
 
 
 def _stamp(value: Any) -> str | None:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.jobs import control
 from app.models.job import STATUSES, ActionJob
-from app.worker import control
 
 CONTROLS: dict[str, Callable[..., ActionJob]] = {
     "retry": control.retry_job,

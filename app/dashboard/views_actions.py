@@ -10,10 +10,10 @@ from werkzeug.wrappers import Response
 from app.dashboard import bp
 from app.dashboard.auth import who
 from app.dashboard.jobs import CONTROLS, JobFilters, apply_control, get_job, list_jobs
+from app.jobs.control import ControlError
 from app.models.event import Event
 from app.models.job import STATUSES
 from app.web import get_session, int_arg
-from app.worker.control import ControlError
 
 PAGE_SIZE = 50
 CONTROL_DONE = {"retry": "queued to run again", "cancel": "cancelled", "run": "due now"}

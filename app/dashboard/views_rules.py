@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 
 from app.dashboard import bp
 from app.dashboard.auth import who
-from app.dashboard.backtest import backtest
 from app.dashboard.rules_info import (
     PastedEventError,
     condition_lines,
@@ -20,11 +19,12 @@ from app.dashboard.rules_info import (
     stored_event_fields,
     try_rule,
 )
+from app.jobs.control import set_rule_dry_run, set_rule_paused
 from app.models.job import ActionJob
+from app.queries.backtest import backtest
 from app.rules.model import Rule, RuleSet
 from app.services import get_services
 from app.web import get_clock, get_session
-from app.worker.control import set_rule_dry_run, set_rule_paused
 
 MAX_BACKTEST_DAYS = 90
 DRY_RUN_MODES: dict[str, bool | None] = {"on": True, "off": False, "file": None}

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
+from app.jobs.locks import advisory_lock
 from app.models.event import Event
 from app.models.job import (
     CANCELLED,
@@ -30,7 +31,6 @@ from app.models.ops import Breaker, RuleState
 from app.rules.durations import format_duration
 from app.rules.model import RuleSet
 from app.scalr.actions import MUTATING_ACTIONS
-from app.worker.locks import advisory_lock
 
 log = logging.getLogger(__name__)
 
