@@ -8,10 +8,10 @@ from flask import Response, jsonify, request
 
 from app.api import bp
 from app.api.pagination import encode_cursor, read_after, read_limit
-from app.dashboard.jobs import JobFilters, apply_control, get_job, list_jobs
+from app.dashboard.jobs import JobFilters, get_job, list_jobs
 from app.dashboard.redact import redact_params
 from app.errors import APIError
-from app.jobs.control import ControlError
+from app.jobs.control import ControlError, apply_control
 from app.models.job import ActionJob, JobAttempt
 from app.web import get_session, whole_number
 

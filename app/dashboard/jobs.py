@@ -1,21 +1,13 @@
-"""Read action jobs for the dashboard and the API, and apply a person's control."""
+"""Read action jobs for the dashboard and the API."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.jobs import control
 from app.models.job import STATUSES, ActionJob
-
-CONTROLS: dict[str, Callable[..., ActionJob]] = {
-    "retry": control.retry_job,
-    "cancel": control.cancel_job,
-    "run": control.run_job_now,
-}
 
 
 @dataclass
@@ -63,10 +55,3 @@ def get_job(session: Session, job_id: int) -> ActionJob | None:
         select(ActionJob).where(ActionJob.id == job_id).options(selectinload(ActionJob.attempt_log))
     )
     return session.scalars(query).first()
-
-
-def apply_control(session: Session, job_id: int, operation: str, who: str) -> ActionJob:
-    """Retry, cancel or run a job now, and commit; ControlError when it does not apply."""
-    job = CONTROLS[operation](session, job_id, who)
-    session.commit()
-    return job

@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 
 from app.dashboard import bp
 from app.dashboard.auth import who
-from app.dashboard.jobs import CONTROLS, JobFilters, apply_control, get_job, list_jobs
-from app.jobs.control import ControlError
+from app.dashboard.jobs import JobFilters, get_job, list_jobs
+from app.jobs.control import CONTROLS, ControlError, apply_control
 from app.models.event import Event
 from app.models.job import STATUSES
 from app.web import get_session, int_arg

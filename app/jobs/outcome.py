@@ -1,28 +1,61 @@
-"""Record how an attempt ended: the job's next status, its attempt row, its followers."""
+"""Record how an attempt ended: its attempt row, the job's next status, its followers.
+
+`next_step` is the retry decision as a value (after procrastinate's
+`retry.py`): how an attempt ended and how many are left go in, the status,
+reason and next run time come out. `record_outcome` writes it.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models.job import (
-    DEAD,
-    GOOD_ENDINGS,
-    RETRYING,
-    RUNNING,
-    SCHEDULED,
-    SKIPPED,
-    SUCCEEDED,
-    ActionJob,
-    JobAttempt,
-)
-from app.worker.execute import Outcome
+from app.jobs.chain import finish
+from app.models.job import DEAD, RETRYING, RUNNING, SKIPPED, SUCCEEDED, ActionJob, JobAttempt
 
 log = logging.getLogger(__name__)
+
+
+class AttemptOutcome(Protocol):
+    """How one attempt ended, as the worker's executor reports it (`app.worker.execute.Outcome`)."""
+
+    @property
+    def kind(self) -> str:  # succeeded | retry | dead | skipped
+        """Say how the attempt ended."""
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """Return the parsed answer, if any."""
+
+    @property
+    def transaction_id(self) -> str | None:
+        """Return the Scalr TransactionID, if any."""
+
+    @property
+    def error(self) -> str | None:
+        """Return the error text, if any."""
+
+    @property
+    def reason(self) -> str | None:
+        """Return why the action skipped itself, if it did."""
+
+    @property
+    def retry_after(self) -> float | None:
+        """Return the least wait the other side asked for, if any."""
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What becomes of a job after an attempt: its status, why, and when it runs again."""
+
+    status: str
+    reason: str | None
+    run_at: datetime | None = None  # set when the job retries
 
 
 def backoff_seconds(
@@ -33,36 +66,38 @@ def backoff_seconds(
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
-def release_followers(session: Session, job: ActionJob, now: datetime) -> None:
-    """Unblock the rule's next action, or skip the rest when the rule says `on_failure: stop`."""
-    followers = session.scalars(
-        select(ActionJob)
-        .where(ActionJob.event_id == job.event_id)
-        .where(ActionJob.rule == job.rule)
-        .where(ActionJob.action_index > job.action_index)
-        .where(ActionJob.status == SCHEDULED)
-        .order_by(ActionJob.action_index)
-        .with_for_update()
-    ).all()
-    if not followers:
-        return
-    if job.status in GOOD_ENDINGS or job.on_failure == "continue":
-        nxt = followers[0]
-        nxt.blocked = False
-        nxt.run_at = max(nxt.run_at, now) if nxt.run_at else now
-        return
-    for follower in followers:
-        follower.status = SKIPPED
-        follower.reason = (
-            f"action {job.action_index} ({job.action}) ended {job.status}; on_failure is stop"
-        )
-        follower.finished_at = now
+def next_step(
+    outcome: AttemptOutcome,
+    *,
+    attempts: int,
+    max_attempts: int,
+    scalr_answered: bool,
+    now: datetime,
+    retry_base: float,
+    retry_cap: float,
+    rng: random.Random | None = None,
+) -> NextStep:
+    """Decide the job's next status after attempt number `attempts` ended with `outcome`."""
+    if outcome.kind == "succeeded":
+        return NextStep(SUCCEEDED, None)
+    if outcome.kind == "skipped":
+        return NextStep(SKIPPED, outcome.reason)
+    if outcome.kind == "retry" and attempts < max_attempts:
+        delay = backoff_seconds(attempts, retry_base, retry_cap, rng)
+        if outcome.retry_after is not None:
+            delay = max(delay, outcome.retry_after)
+        reason = f"attempt {attempts} of {max_attempts} failed; next in {delay:.1f}s"
+        return NextStep(RETRYING, reason, now + timedelta(seconds=delay))
+    if outcome.kind == "retry":
+        return NextStep(DEAD, f"gave up after {attempts} attempts")
+    # A dead outcome (a Scalr <Error> answer, a refused webhook) is final: no retry.
+    return NextStep(DEAD, "Scalr answered with an error" if scalr_answered else "not retryable")
 
 
 def record_outcome(
     session: Session,
     job_id: int,
-    outcome: Outcome,
+    outcome: AttemptOutcome,
     worker: str,
     started: datetime,
     now: datetime,
@@ -98,32 +133,22 @@ def record_outcome(
     if outcome.result is not None:
         job.result = outcome.result
     job.error = outcome.error
-    job.locked_by = None
-    job.lease_expires_at = None
-    if outcome.kind == "succeeded":
-        job.status, job.reason, job.finished_at = SUCCEEDED, None, now
-    elif outcome.kind == "skipped":
-        job.status, job.reason, job.finished_at = SKIPPED, outcome.reason, now
-    elif outcome.kind == "retry" and job.attempts < job.max_attempts:
-        delay = backoff_seconds(job.attempts, retry_base, retry_cap)
-        if outcome.retry_after is not None:
-            delay = max(delay, outcome.retry_after)
-        job.status = RETRYING
-        job.run_at = now + timedelta(seconds=delay)
-        job.reason = f"attempt {job.attempts} of {job.max_attempts} failed; next in {delay:.1f}s"
+    step = next_step(
+        outcome,
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        scalr_answered=job.kind == "scalr" and bool(job.transaction_id),
+        now=now,
+        retry_base=retry_base,
+        retry_cap=retry_cap,
+    )
+    if step.status == RETRYING:
+        assert step.run_at is not None
+        job.status, job.reason, job.run_at = step.status, step.reason, step.run_at
+        job.locked_by = None
+        job.lease_expires_at = None
     else:
-        job.status = DEAD
-        job.finished_at = now
-        if outcome.kind == "retry":
-            job.reason = f"gave up after {job.attempts} attempts"
-        else:
-            job.reason = (
-                "Scalr answered with an error"
-                if job.kind == "scalr" and job.transaction_id
-                else "not retryable"
-            )
-    if job.status != RETRYING:
-        release_followers(session, job, now)
+        finish(session, job, step.status, step.reason, now)
     log.info(
         "job %s %s %s attempt %d -> %s in %d ms%s",
         job.id,
