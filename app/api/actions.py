@@ -8,13 +8,12 @@ from flask import Response, jsonify, request
 
 from app.api import bp
 from app.api.pagination import encode_cursor, page_json, read_after, read_limit
-from app.dashboard.jobs import apply_control
 from app.errors import APIError
+from app.jobs.control import ControlError, apply_control
 from app.models.job import ActionJob, JobAttempt
 from app.queries.jobs import JobFilters, get_job, list_jobs
 from app.redaction import redact_params
 from app.web import get_session, whole_number
-from app.worker.control import ControlError
 
 
 def _stamp(value: Any) -> str | None:

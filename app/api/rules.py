@@ -7,13 +7,13 @@ from datetime import timedelta
 from flask import Response, jsonify, request
 
 from app.api import bp
-from app.dashboard.backtest import backtest
 from app.errors import APIError
+from app.jobs.control import set_rule_paused
+from app.queries.backtest import backtest
 from app.queries.rules import RuleRow, rule_row, rule_rows
 from app.rules.model import Rule, RuleSet
 from app.services import get_services
 from app.web import get_clock, get_session
-from app.worker.control import set_rule_paused
 
 MAX_BACKTEST_DAYS = 90
 

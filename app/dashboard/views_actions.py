@@ -9,12 +9,11 @@ from werkzeug.wrappers import Response
 
 from app.dashboard import bp
 from app.dashboard.auth import who
-from app.dashboard.jobs import CONTROLS, apply_control
+from app.jobs.control import CONTROLS, ControlError, apply_control
 from app.models.job import STATUSES
 from app.queries.events import get_event
 from app.queries.jobs import JobFilters, get_job, list_jobs
 from app.web import get_session, int_arg
-from app.worker.control import ControlError
 
 PAGE_SIZE = 50
 CONTROL_DONE = {"retry": "queued to run again", "cancel": "cancelled", "run": "due now"}

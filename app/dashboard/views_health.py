@@ -12,11 +12,11 @@ from werkzeug.wrappers import Response
 from app.dashboard import bp
 from app.dashboard.auth import who
 from app.health import readiness
+from app.jobs.control import ControlError, close_breaker
 from app.models.ops import Breaker, PeriodicTask, WorkerHeartbeat
 from app.queries.stats import queued_jobs
 from app.services import get_services
 from app.web import get_clock, get_session
-from app.worker.control import ControlError, close_breaker
 
 log = logging.getLogger(__name__)
 

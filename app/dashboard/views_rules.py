@@ -10,7 +10,8 @@ from werkzeug.wrappers import Response
 
 from app.dashboard import bp
 from app.dashboard.auth import who
-from app.dashboard.backtest import backtest
+from app.jobs.control import set_rule_dry_run, set_rule_paused
+from app.queries.backtest import backtest
 from app.queries.jobs import JobFilters, list_jobs
 from app.queries.rules import (
     PastedEventError,
@@ -24,7 +25,6 @@ from app.queries.rules import (
 from app.rules.model import Rule, RuleSet
 from app.services import get_services
 from app.web import get_clock, get_session
-from app.worker.control import set_rule_dry_run, set_rule_paused
 
 MAX_BACKTEST_DAYS = 90
 RECENT_JOBS = 20

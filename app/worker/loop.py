@@ -18,17 +18,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Config
 from app.db import transaction, utcnow
 from app.inventory.sync import sync_all
+from app.jobs.claim import claim_job, next_due_at, reap_expired_leases
+from app.jobs.create import claim_event, process_event
 from app.jobs.notify import Listener
+from app.jobs.outcome import record_outcome
+from app.jobs.periodic import claim_periodic, record_periodic
 from app.models.event import Event
 from app.models.job import RUNNING
 from app.models.ops import WorkerHeartbeat
 from app.rules.store import RulesStore
 from app.scalr.client import ScalrClient, build_client
-from app.worker.claim import claim_job, next_due_at, reap_expired_leases
 from app.worker.execute import ClientCache, JobView, perform
-from app.worker.outcome import record_outcome, release_followers
-from app.worker.periodic import claim_periodic, record_periodic
-from app.worker.processing import claim_event, process_event
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,6 @@ class Worker:
             if job is None:
                 return False
             if job.status != RUNNING:
-                release_followers(session, job, now)
                 log.info(
                     "job %s %s settled by a guard: %s (%s)",
                     job.id,

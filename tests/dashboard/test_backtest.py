@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.dashboard.backtest import backtest
 from app.db import utcnow
+from app.queries.backtest import backtest
 from app.rules.loader import load_rules
 from tests.dashboard.conftest import RULES_YAML
 from tests.factories import gen_event

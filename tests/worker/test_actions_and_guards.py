@@ -12,9 +12,9 @@ import requests
 from aiosmtpd.controller import Controller
 
 from app.db import transaction
+from app.jobs.claim import claim_job
+from app.jobs.control import set_rule_dry_run, set_rule_paused
 from app.models.event import Event
-from app.worker.claim import claim_job
-from app.worker.control import set_rule_dry_run, set_rule_paused
 from tests.scalr.conftest import receiver  # noqa: F401  (fixture)
 from tests.worker.test_remediation_e2e import host_down, host_up
 

@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from app.db import transaction
 from app.inventory.sync import sync_all
+from app.jobs.control import close_breaker, run_job_now
 from app.models.event import Event
 from app.models.inventory import Server
 from app.models.ops import Breaker
-from app.worker.control import close_breaker, run_job_now
 from simulator import Fault
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -5,8 +5,9 @@ Plain Python over a session. Events of the rule's names (and of its
 evaluated; a match becomes a pending job due at `received_at + delay`; a
 `cancel_on` event of the same server cancels pending jobs, as the matcher
 does; when a job comes due the throttle decides, counting the fires of the
-same key in the `per` seconds before it (a sliding window). Pauses and dry
-runs are ignored: this answers what the rule itself would do.
+same key in the `per` seconds before it (a sliding window). The decisions and
+their texts are the claim's own (`app.jobs.policy`). Pauses and dry runs are
+ignored: this answers what the rule itself would do.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.jobs import policy
 from app.models.event import Event
 from app.rules.errors import TemplateError
 from app.rules.matching import evaluate
@@ -116,12 +118,15 @@ class _Replay:
         while self.pending and (until is None or self.pending[0].due_at <= until):
             job = self.pending.popleft()
             if throttle is not None and job.outcome == FIRE:
-                window = self.fired.setdefault(job.key or "", deque())
-                while window and window[0] <= job.due_at - timedelta(seconds=throttle.per):
+                key = job.key or ""
+                window = self.fired.setdefault(key, deque())
+                since = policy.throttle_since(job.due_at, throttle.per)
+                while window and window[0] < since:
                     window.popleft()
-                if len(window) >= throttle.max:
+                verdict = policy.throttled(len(window), throttle.max, throttle.per, key)
+                if verdict is not None:
                     job.outcome = THROTTLED
-                    job.detail = f"{len(window)} fires of this key in the {throttle.per}s before"
+                    job.detail = verdict.reason
                 else:
                     window.append(job.due_at)
             self.result.counts[job.outcome] += 1
@@ -131,7 +136,7 @@ class _Replay:
         for job in self.pending:
             if server_id and job.server_id == server_id and job.outcome == FIRE:
                 job.outcome = CANCELLED
-                job.detail = f"{event_name} event #{event_id} for the same server"
+                job.detail = policy.cancelled_by(event_name, event_id).reason
 
     def match(self, fields: dict[str, Any], received: datetime) -> None:
         """Evaluate one event and queue its job when the rule matches."""

@@ -1,4 +1,8 @@
-"""Match stored events against the rules and create their jobs, in one transaction."""
+"""Create the jobs of a matched event, and cancel the waiting jobs a later event calls off.
+
+Matching and job creation share one transaction with marking the event
+processed, so a crash never loses work and a replay never makes a second job.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.inventory import enrich_event, observe_event
+from app.jobs import policy
+from app.jobs.chain import finish
 from app.jobs.notify import JOBS_CHANNEL, notify
 from app.models.event import Event
 from app.models.job import CANCELLED, CLAIMABLE, SCHEDULED, SKIPPED, ActionJob
@@ -39,19 +45,20 @@ def cancel_waiting_jobs(session: Session, event: Event, now: datetime) -> int:
     """Cancel jobs of the same server still waiting, whose rule names this event in `cancel_on`."""
     if not event.server_id:
         return 0
+    # Later actions first: each is cancelled in its own right before its chain is settled.
     waiting = session.scalars(
         select(ActionJob)
         .where(ActionJob.server_id == event.server_id)
         .where(ActionJob.status.in_(CLAIMABLE))
         .where(ActionJob.event_id < event.id)
+        .order_by(ActionJob.action_index.desc(), ActionJob.id)
         .with_for_update()
     ).all()
+    verdict = policy.cancelled_by(event.name, event.id)
     cancelled = 0
     for job in waiting:
-        if event.name in (job.cancel_on or []):
-            job.status = CANCELLED
-            job.reason = f"cancelled by {event.name} event #{event.id} for the same server"
-            job.finished_at = now
+        if job.status in CLAIMABLE and event.name in (job.cancel_on or []):
+            finish(session, job, verdict.status, verdict.reason, now)
             cancelled += 1
     return cancelled
 
@@ -87,8 +94,8 @@ def jobs_for_rule(
             throttle_key = render_throttle_key(rule.throttle, fields, rule=rule)[:255]
         except TemplateError as exc:
             problem = f"throttle key: {exc}"
-    if paused is not None and paused.paused:
-        problem = f"rule paused by {paused.updated_by or 'an operator'}"
+    if paused is not None and (verdict := policy.paused(paused.paused, paused.updated_by)):
+        problem = verdict.reason
     for index, action in enumerate(rule.actions):
         kind = action.kind
         common: dict[str, Any] = {
@@ -130,16 +137,15 @@ def jobs_for_rule(
 
 
 def settle_blocked_chain(jobs: list[ActionJob], now: datetime) -> None:
-    """Apply `on_failure` at creation: a first action already skipped settles its followers."""
+    """Apply `on_failure` at creation: an action already skipped settles the one after it."""
     for previous, job in itertools.pairwise(jobs):
         if previous.status in (SKIPPED, CANCELLED) and job.status == SCHEDULED:
-            if job.on_failure == "continue":
+            if policy.releases_next(previous.status, job.on_failure):
                 job.blocked = False
             else:
-                job.status = SKIPPED
-                job.reason = (
-                    f"an earlier action of the rule ended {previous.status}: {previous.reason}"
-                )
+                verdict = policy.chain_stopped_at_creation(previous.status, previous.reason)
+                job.status = verdict.status
+                job.reason = verdict.reason
                 job.finished_at = now
 
 

@@ -1,16 +1,19 @@
 """What a person may do to jobs, rules and breakers: plain functions over a session.
 
-The dashboard and the API call these; each is one transaction the caller commits.
+The dashboard and the API call these; each is one transaction the caller
+commits, except `apply_control`, which commits the job controls it dispatches.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
+from app.jobs.chain import finish, reopen_followers
 from app.models.job import CANCELLED, DEAD, RETRYING, SCHEDULED, SKIPPED, ActionJob
 from app.models.ops import Breaker, RuleState
 
@@ -49,6 +52,7 @@ def retry_job(session: Session, job_id: int, who: str, now: datetime | None = No
     job.locked_by = None
     job.blocked = False
     job.spec = {**(job.spec or {}), "manual": True}
+    reopen_followers(session, job)
     return job
 
 
@@ -60,10 +64,7 @@ def cancel_job(session: Session, job_id: int, who: str, now: datetime | None = N
             "not_cancellable",
             f"Job {job_id} is {job.status}; only scheduled or retrying jobs can be cancelled.",
         )
-    job.status = CANCELLED
-    job.reason = f"cancelled by {who}"
-    job.finished_at = now or utcnow()
-    return job
+    return finish(session, job, CANCELLED, f"cancelled by {who}", now or utcnow())
 
 
 def run_job_now(session: Session, job_id: int, who: str, now: datetime | None = None) -> ActionJob:
@@ -80,6 +81,20 @@ def run_job_now(session: Session, job_id: int, who: str, now: datetime | None = 
         )
     job.run_at = now or utcnow()
     job.reason = f"run now by {who}"
+    return job
+
+
+CONTROLS: dict[str, Callable[..., ActionJob]] = {
+    "retry": retry_job,
+    "cancel": cancel_job,
+    "run": run_job_now,
+}
+
+
+def apply_control(session: Session, job_id: int, operation: str, who: str) -> ActionJob:
+    """Retry, cancel or run a job now, and commit; ControlError when it does not apply."""
+    job = CONTROLS[operation](session, job_id, who)
+    session.commit()
     return job
 
 

@@ -1,8 +1,8 @@
 """Claim the next due job and decide, in the same short transaction, whether it may run.
 
-The guards run here, under the claim's row lock (and advisory locks on
-PostgreSQL), so two workers can never both pass a throttle or budget that
-has room for one more.
+The guards' facts are gathered here, under the claim's row lock (and advisory
+locks on PostgreSQL), so two workers can never both pass a throttle or budget
+that has room for one more; `app.jobs.policy` makes each decision.
 """
 
 from __future__ import annotations
@@ -14,23 +14,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
+from app.jobs import policy
+from app.jobs.chain import finish
+from app.jobs.locks import advisory_lock
+from app.jobs.policy import Verdict
 from app.models.event import Event
 from app.models.job import (
-    CANCELLED,
     CLAIMABLE,
     DEAD,
-    DRY_RUN,
     RETRYING,
     RUNNING,
-    SKIPPED,
     ActionJob,
     JobAttempt,
 )
 from app.models.ops import Breaker, RuleState
-from app.rules.durations import format_duration
 from app.rules.model import RuleSet
 from app.scalr.actions import MUTATING_ACTIONS
-from app.worker.locks import advisory_lock
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +47,6 @@ def due_job_query(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-def _finish(job: ActionJob, status: str, reason: str, now: datetime) -> ActionJob:
-    job.status = status
-    job.reason = reason
-    job.finished_at = now
-    job.locked_by = None
-    job.lease_expires_at = None
-    return job
-
-
 def _cancelling_event(session: Session, job: ActionJob) -> Event | None:
     if not job.server_id or not job.cancel_on:
         return None
@@ -70,43 +60,35 @@ def _cancelling_event(session: Session, job: ActionJob) -> Event | None:
     ).first()
 
 
-def _throttled(session: Session, job: ActionJob, ruleset: RuleSet, now: datetime) -> str | None:
+def _throttled(session: Session, job: ActionJob, ruleset: RuleSet, now: datetime) -> Verdict | None:
     rule = ruleset.get(job.rule)
     if rule is None or rule.throttle is None or job.action_index != 0:
         return None
     key = job.throttle_key or ""
     advisory_lock(session, "throttle", job.rule, key)
-    since = now - timedelta(seconds=rule.throttle.per)
     fired = session.scalar(
         select(func.count())
         .select_from(ActionJob)
         .where(ActionJob.rule == job.rule)
         .where(ActionJob.throttle_key == job.throttle_key)
         .where(ActionJob.action_index == 0)
-        .where(ActionJob.fired_at >= since)
+        .where(ActionJob.fired_at >= policy.throttle_since(now, rule.throttle.per))
         .where(ActionJob.id != job.id)
     )
-    if (fired or 0) >= rule.throttle.max:
-        per = format_duration(rule.throttle.per)
-        return (
-            f"throttled: rule fired {fired} times in the last {per} "
-            f"for key {key!r} (max {rule.throttle.max})"
-        )
-    return None
+    return policy.throttled(fired or 0, rule.throttle.max, rule.throttle.per, key)
 
 
-def _over_budget(session: Session, job: ActionJob, config: Config, now: datetime) -> str | None:
+def _over_budget(session: Session, job: ActionJob, config: Config, now: datetime) -> Verdict | None:
     if job.kind != "scalr" or not (job.spec or {}).get("mutating"):
         return None
     env = job.environment or "default"
     advisory_lock(session, "budget", env)
     breaker = session.get(Breaker, env, with_for_update=True)
     if breaker is not None and breaker.is_open:
-        return f"remediation breaker of environment {env!r} is open: {breaker.reason}"
-    since = now - timedelta(seconds=config.budget_window_seconds)
-    if breaker is not None and breaker.closed_at is not None and breaker.closed_at > since:
-        # A person who closes the breaker has looked: the budget starts afresh from then.
-        since = breaker.closed_at
+        return policy.breaker_open(env, breaker.reason)
+    since = policy.budget_since(
+        now, config.budget_window_seconds, breaker.closed_at if breaker is not None else None
+    )
     used = session.scalar(
         select(func.count())
         .select_from(ActionJob)
@@ -117,57 +99,56 @@ def _over_budget(session: Session, job: ActionJob, config: Config, now: datetime
         .where(ActionJob.dry_run.is_(False))
         .where(ActionJob.id != job.id)
     )
-    if (used or 0) < config.budget_max:
+    verdict = policy.over_budget(used or 0, config.budget_max, config.budget_window_seconds, env)
+    if verdict is None:
         return None
-    window = format_duration(config.budget_window_seconds)
-    reason = (
-        f"budget spent: {used} Scalr actions in {window} in environment {env!r} "
-        f"(at most {config.budget_max}); the breaker stays open until a person closes it"
-    )
     if breaker is None:
         breaker = Breaker(environment=env)
         session.add(breaker)
     breaker.is_open = True
     breaker.opened_at = now
-    breaker.reason = reason
+    breaker.reason = verdict.reason
     breaker.closed_at = None
     breaker.closed_by = None
-    log.warning("remediation breaker opened for %s: %s", env, reason)
-    return reason
+    log.warning("remediation breaker opened for %s: %s", env, verdict.reason)
+    return verdict
+
+
+def _guard(
+    session: Session, job: ActionJob, ruleset: RuleSet, config: Config, now: datetime
+) -> Verdict | None:
+    """Ask the policy, in order, whether the claimed job may run; the first no wins."""
+    manual = bool((job.spec or {}).get("manual"))
+    state = session.get(RuleState, job.rule)
+    if state is not None and (verdict := policy.paused(state.paused, state.updated_by, manual)):
+        return verdict
+    if verdict := policy.rule_gone(job.rule, ruleset.get(job.rule) is not None, manual):
+        return verdict
+    if job.attempts == 0 and (canceller := _cancelling_event(session, job)) is not None:
+        return policy.cancelled_by(canceller.name, canceller.id)
+    first_time = job.fired_at is None and not manual
+    if first_time and (verdict := _throttled(session, job, ruleset, now)) is not None:
+        return verdict
+    override = state.dry_run if state is not None else None
+    if (verdict := policy.dry_run(config.dry_run, override, job.dry_run)) is not None:
+        job.dry_run = True
+        job.fired_at = job.fired_at or now
+        job.result = {"would_call": {"kind": job.kind, "action": job.action, "params": job.params}}
+        return verdict
+    if first_time:
+        return _over_budget(session, job, config, now)
+    return None
 
 
 def claim_job(
     session: Session, ruleset: RuleSet, config: Config, worker: str, now: datetime
 ) -> ActionJob | None:
-    """Claim one due job; return it marked running, or settled by a guard (caller commits)."""
+    """Claim one due job; return it marked running, or ended by a guard (caller commits)."""
     job = session.scalars(due_job_query(now)).first()
     if job is None:
         return None
-    manual = bool((job.spec or {}).get("manual"))
-    state = session.get(RuleState, job.rule)
-    rule = ruleset.get(job.rule)
-    skip: str | None = None
-    if state is not None and state.paused and not manual:
-        skip = f"rule paused by {state.updated_by or 'an operator'}"
-    elif rule is None and not manual:
-        skip = f"rule {job.rule!r} is no longer in the rules file"
-    if skip is not None:
-        return _finish(job, SKIPPED, skip, now)
-    if job.attempts == 0 and (canceller := _cancelling_event(session, job)) is not None:
-        reason = f"cancelled by {canceller.name} event #{canceller.id} for the same server"
-        return _finish(job, CANCELLED, reason, now)
-    first_time = job.fired_at is None and not manual
-    if first_time and (skip := _throttled(session, job, ruleset, now)) is not None:
-        return _finish(job, SKIPPED, skip, now)
-    dry = config.dry_run or (state.dry_run if state and state.dry_run is not None else job.dry_run)
-    if dry:
-        job.dry_run = True
-        job.fired_at = job.fired_at or now
-        why = "DRY_RUN is set" if config.dry_run else "rule is in dry run"
-        job.result = {"would_call": {"kind": job.kind, "action": job.action, "params": job.params}}
-        return _finish(job, DRY_RUN, f"{why}; nothing was called", now)
-    if first_time and (skip := _over_budget(session, job, config, now)) is not None:
-        return _finish(job, SKIPPED, skip, now)
+    if (verdict := _guard(session, job, ruleset, config, now)) is not None:
+        return finish(session, job, verdict.status, verdict.reason, now)
     job.status = RUNNING
     job.attempts += 1
     job.started_at = now
@@ -200,7 +181,7 @@ def reap_expired_leases(session: Session, now: datetime) -> int:
             )
         )
         if job.attempts >= job.max_attempts:
-            _finish(job, DEAD, f"lease of {holder} expired on the last attempt", now)
+            finish(session, job, DEAD, f"lease of {holder} expired on the last attempt", now)
         else:
             job.status = RETRYING
             job.reason = f"lease of {holder} expired; taken again"

@@ -1,0 +1,1 @@
+"""Unit tests of app/jobs: policy, claim, outcome, the chain, people's controls."""
