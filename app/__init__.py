@@ -15,6 +15,7 @@ from app.health import scalr_checks
 from app.ingest.auth import FloodLimiter
 from app.logging_setup import configure_logging
 from app.rules.store import RulesStore
+from app.scalr.environments import ScalrEnvironments
 from app.services import Services, install
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     engine = make_engine(config.database_url)
     factory = make_session_factory(engine)
+    environments = ScalrEnvironments.read(config.environ)
+    if environments.problem is not None:
+        log.error("Scalr environments refused: %s", environments.problem)
     install(
         app,
         Services(
@@ -48,7 +52,8 @@ def create_app(config: Config | None = None) -> Flask:
             clock=utcnow,
             flood_limiter=FloodLimiter(config.ingest_rate_per_minute),
             login_throttle=LoginThrottle(),
-            scalr_check=lambda: scalr_checks(config, factory),
+            scalr_environments=environments,
+            scalr_check=lambda: scalr_checks(environments, factory),
         ),
     )
 
