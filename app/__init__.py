@@ -16,6 +16,7 @@ from app.health import scalr_checks
 from app.ingest.auth import FloodLimiter
 from app.logging_setup import configure_logging
 from app.rules.store import RulesStore
+from app.scalr.environments import ScalrEnvironments
 from app.services import Services, install
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     engine = make_engine(config.database_url)
     factory = make_session_factory(engine)
+    environments = ScalrEnvironments.read(config.environ)
+    if environments.problem is not None:
+        log.error("Scalr environments refused: %s", environments.problem)
     install(
         app,
         Services(
@@ -56,7 +60,8 @@ def create_app(config: Config | None = None) -> Flask:
             clock=utcnow,
             flood_limiter=FloodLimiter(config.ingest_rate_per_minute),
             login_throttle=LoginThrottle(),
-            scalr_check=lambda: scalr_checks(config, factory),
+            scalr_environments=environments,
+            scalr_check=lambda: scalr_checks(environments, factory),
         ),
     )
 

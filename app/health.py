@@ -16,13 +16,12 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
-from app.config import Config
 from app.db import utcnow
 from app.models.event import Event
 from app.models.ops import Breaker
 from app.queries.stats import job_counts, last_heartbeat, unprocessed_events
 from app.scalr.client import ScalrClient
-from app.scalr.environments import load_environments
+from app.scalr.environments import ScalrEnvironments
 from app.scalr.errors import ScalrConfigError, ScalrError
 from app.scalr.ratelimit import DatabaseRateLimiter
 from app.services import get_services
@@ -128,14 +127,16 @@ def metrics() -> Response:
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
 
 
-def scalr_checks(config: Config, factory: sessionmaker[Session]) -> list[dict[str, Any]]:
+def scalr_checks(
+    environments: ScalrEnvironments, factory: sessionmaker[Session]
+) -> list[dict[str, Any]]:
     """Call `Hello` on every configured Scalr environment, with a short timeout."""
     try:
-        environments = load_environments(config.environ)
+        by_name = environments.all()
     except ScalrConfigError as exc:
         return [{"name": "(configuration)", "ok": False, "detail": str(exc)}]
     results = []
-    for name, env in environments.items():
+    for name, env in by_name.items():
         quick = dataclasses.replace(env, timeout_seconds=min(env.timeout_seconds, 3.0))
         started = time.monotonic()
         try:

@@ -8,7 +8,7 @@ never by string keys, so a type checker sees every use.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from app.config import Config
 from app.dashboard.throttle import LoginThrottle
 from app.ingest.auth import FloodLimiter
 from app.rules.store import RulesStore
+from app.scalr.environments import ScalrEnvironments
 
 EXTENSION_KEY = "lifeguard"
 
@@ -39,6 +40,8 @@ class Services:
     clock: Callable[[], datetime]
     flood_limiter: FloodLimiter
     login_throttle: LoginThrottle
+    # The Scalr environments, read once at start (a bad setting is kept, not raised).
+    scalr_environments: ScalrEnvironments = field(default_factory=ScalrEnvironments)
     # The live check of the configured Scalr environments (the health page); None: not wired.
     scalr_check: ScalrCheck | None = None
 

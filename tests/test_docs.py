@@ -22,12 +22,12 @@ import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from app import create_app
+from app.actions import COMMON_KEYS, kinds
 from app.config import Config
 from app.rules.errors import RulesError
 from app.rules.loader import load_rules
 from app.rules.operators import OPERATORS
 from app.rules.schema import RULE_KEYS
-from app.rules.schema_actions import _KEYS as ACTION_KEYS
 from app.scalr.actions import ACTIONS
 from app.scalr.environments import load_environments
 
@@ -257,7 +257,7 @@ def _code_spans(text: str) -> set[str]:
 
 def test_rules_reference_names_every_key_and_operator() -> None:
     spans = _code_spans(_page("rules.md"))
-    keys = set(RULE_KEYS) | {key for keys in ACTION_KEYS.values() for key in keys}
+    keys = set(RULE_KEYS) | set(COMMON_KEYS) | {key for kind in kinds() for key in kind.keys}
     assert not keys - spans, sorted(keys - spans)
     assert not set(OPERATORS) - spans, sorted(set(OPERATORS) - spans)
     assert not set(ACTIONS) - spans, sorted(set(ACTIONS) - spans)

@@ -72,3 +72,18 @@ def test_scalr_checks_against_the_simulator_and_a_dead_endpoint(make_app, sim): 
 
 def test_scalr_checks_without_configuration(app):
     assert services_of(app).scalr_check() == []
+
+
+def test_the_app_reads_the_scalr_environments_once(make_app, tmp_path):
+    path = tmp_path / "scalr.yml"
+    path.write_text(
+        "other:\n  api_url: http://127.0.0.1:9/api/api.php\n  key_id: k\n  secret_key: s\n"
+    )
+    app = make_app(environ={"SCALR_ENVIRONMENTS_FILE": str(path)})
+    path.unlink()
+    assert sorted(services_of(app).scalr_environments.all()) == ["other"]
+    [check] = services_of(app).scalr_check()
+    assert check["name"] == "other" and "ScalrTransportError" in check["detail"]
+    broken = make_app(environ={"SCALR_ENVIRONMENTS_FILE": str(path)})
+    [check] = services_of(broken).scalr_check()
+    assert check["name"] == "(configuration)" and "cannot read" in check["detail"]

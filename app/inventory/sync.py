@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
 from app.inventory import record_server
-from app.scalr.environments import load_environments
+from app.scalr.environments import ScalrEnvironments
 from app.scalr.errors import ScalrConfigError, ScalrError
 
 log = logging.getLogger(__name__)
@@ -62,17 +62,17 @@ def sync_environment(
 def sync_all(
     factory: sessionmaker[Session],
     clients: Any,
-    environ: Mapping[str, str],
+    environments: ScalrEnvironments | Mapping[str, str],
     clock: Callable[[], datetime],
 ) -> dict[str, int | str]:
     """Sync every configured environment; a failing one is logged and the rest go on."""
     results: dict[str, int | str] = {}
     try:
-        environments = load_environments(environ)
+        by_name = ScalrEnvironments.of(environments).all()
     except ScalrConfigError as exc:
         log.error("inventory sync: %s", exc)
         return results
-    for name, env in environments.items():
+    for name, env in by_name.items():
         try:
             results[name] = sync_environment(factory, clients.get(name), name, env.env_id, clock())
         except ScalrError as exc:

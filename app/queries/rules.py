@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.actions import get_kind
 from app.models.job import ActionJob
 from app.models.ops import RuleState
 from app.queries.events import get_event
@@ -73,11 +74,7 @@ class RuleRow:
 
 def action_label(action: Any) -> str:
     """Name an action briefly: `scalr ServerLaunch`, `webhook https://...`, `email a@b`."""
-    if action.kind == "scalr":
-        return f"scalr {action.action}"
-    if action.kind == "webhook":
-        return f"webhook {action.method} {action.url}"
-    return f"email {', '.join(action.to)}"
+    return get_kind(action.kind).label(action)
 
 
 def rule_rows(session: Session, ruleset: RuleSet, since: datetime) -> list[RuleRow]:

@@ -1,4 +1,6 @@
-"""The validated shape of a rules file: rules, conditions, actions, the rule set.
+"""The validated shape of a rules file: rules, conditions, throttles, the rule set.
+
+Each action's shape belongs to its kind (app.actions); a rule holds them as `Action`s.
 
 Everything here is immutable and built only by the loader; the worker, the
 dashboard and the CLI read it. A `RuleSet` indexes its rules by event name so
@@ -8,12 +10,11 @@ matching an event costs the rules that listen for it, not the whole file.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from app.scalr.actions import MUTATING_ACTIONS
+from app.actions import Action
 
 # The normalised event fields (DESIGN.md); `data` is the only one with sub-keys.
 EVENT_FIELDS: tuple[str, ...] = (
@@ -46,11 +47,6 @@ KNOWN_EVENTS: frozenset[str] = frozenset({
     "CheckRecovered",
 })  # fmt: skip
 
-GUARDS: dict[str, str] = {
-    # guard name -> the one Scalr action it may sit on
-    "below_min_instances": "ServerLaunch",
-}
-
 
 @dataclass(frozen=True)
 class FieldCondition:
@@ -82,53 +78,6 @@ class Throttle:
     key: str  # template; "" puts every event of the rule in one bucket
     max: int
     per: int
-
-
-@dataclass(frozen=True)
-class ScalrAction:
-    """Call a Scalr Query API action."""
-
-    kind: ClassVar[str] = "scalr"
-    action: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    env: str | None = None
-    guard: str | None = None
-    retry_on_error: bool = False
-    max_attempts: int = 5
-
-    @property
-    def mutating(self) -> bool:
-        """Say whether the action changes something at Scalr."""
-        return self.action in MUTATING_ACTIONS
-
-
-@dataclass(frozen=True)
-class WebhookAction:
-    """Send an HTTP request; a mapping or list `body` is sent as JSON."""
-
-    kind: ClassVar[str] = "webhook"
-    url: str
-    method: str = "POST"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: str | Mapping[str, Any] | list[Any] | None = None
-    timeout: int = 10
-    max_attempts: int = 5
-    mutating: ClassVar[bool] = False
-
-
-@dataclass(frozen=True)
-class EmailAction:
-    """Send an e-mail to one or more addresses."""
-
-    kind: ClassVar[str] = "email"
-    to: tuple[str, ...]
-    subject: str
-    body: str
-    max_attempts: int = 5
-    mutating: ClassVar[bool] = False
-
-
-Action = ScalrAction | WebhookAction | EmailAction
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 from jinja2 import Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 
+from app.actions import Action, get_kind
 from app.rules.checker import suggest
 from app.rules.errors import (
     TemplateError,
@@ -30,7 +31,7 @@ from app.rules.errors import (
     TemplateSecurityError,
     TemplateUndefinedError,
 )
-from app.rules.model import EVENT_FIELDS, Action, EmailAction, Rule, ScalrAction, Throttle
+from app.rules.model import EVENT_FIELDS, Rule, Throttle
 from app.rules.sandbox import MAX_OUTPUT, Fields, LifeguardSandbox, new_range_budget
 
 ENV = LifeguardSandbox()
@@ -52,8 +53,8 @@ _FORBIDDEN_STATEMENTS: dict[type[nodes.Node], str] = {
 class RenderedAction:
     """An action with every template rendered, ready to become a job."""
 
-    kind: str  # scalr | webhook | email
-    action: str  # the Scalr action, or "webhook" / "email"
+    kind: str  # the name of a registered kind: scalr | webhook | email
+    action: str  # the Scalr action, or the kind's name ("webhook", "email")
     params: dict[str, Any]
     env: str | None = None
     guard: str | None = None
@@ -177,40 +178,7 @@ def render_action(
     action: Action, event: Mapping[str, Any], *, rule: Rule | None = None
 ) -> RenderedAction:
     """Render `action` for `event`; raise a `TemplateError` subclass naming the failing part."""
-    context = template_context(event, rule)
-    attempts, mutating = action.max_attempts, action.mutating
-    if isinstance(action, ScalrAction):
-        return RenderedAction(
-            kind="scalr",
-            action=action.action,
-            params=render_value(dict(action.params), context, "params"),
-            env=action.env,
-            guard=action.guard,
-            retry_on_error=action.retry_on_error,
-            max_attempts=attempts,
-            mutating=mutating,
-        )
-    if isinstance(action, EmailAction):
-        params = {
-            "to": list(action.to),
-            "subject": render_value(action.subject, context, "subject"),
-            "body": render_value(action.body, context, "body"),
-        }
-        return RenderedAction(kind="email", action="email", params=params, max_attempts=attempts)
-    url = render_value(action.url, context, "url")
-    if not url.startswith(("http://", "https://")):
-        raise TemplateError(f"rendered URL {url[:200]!r} is not http(s)", "url")
-    params = {
-        "url": url,
-        "method": action.method,
-        "headers": render_value(dict(action.headers), context, "headers"),
-        "timeout": action.timeout,
-    }
-    if isinstance(action.body, str):
-        params["body"] = render_value(action.body, context, "body")
-    elif action.body is not None:
-        params["json"] = render_value(action.body, context, "body")
-    return RenderedAction(kind="webhook", action="webhook", params=params, max_attempts=attempts)
+    return get_kind(action.kind).render(action, template_context(event, rule))
 
 
 def render_throttle_key(

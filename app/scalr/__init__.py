@@ -1,7 +1,7 @@
 """Scalr Query API client: signing, XML, errors, rate limit (no Flask imports)."""
 
 from app.scalr.client import ScalrClient, build_client
-from app.scalr.environments import ScalrEnvironment, load_environments
+from app.scalr.environments import ScalrEnvironment, ScalrEnvironments, load_environments
 from app.scalr.errors import (
     ScalrActionNotSupported,
     ScalrAPIError,
@@ -22,6 +22,7 @@ __all__ = [
     "ScalrClient",
     "ScalrConfigError",
     "ScalrEnvironment",
+    "ScalrEnvironments",
     "ScalrError",
     "ScalrLaunchFailed",
     "ScalrRateLimited",

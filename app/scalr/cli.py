@@ -10,7 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from app.scalr.client import build_client
-from app.scalr.environments import load_environments
+from app.scalr.environments import ScalrEnvironments
 from app.scalr.errors import ScalrConfigError, ScalrError
 from app.services import get_services
 from app.web import get_config
@@ -38,8 +38,8 @@ def parse_cli_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     return params
 
 
-def _environ() -> dict[str, str]:
-    return dict(get_config().environ)
+def _environments() -> ScalrEnvironments:
+    return ScalrEnvironments.read(get_config().environ)
 
 
 @scalr_cli.command("call")
@@ -51,7 +51,7 @@ def call_command(action: str, params: tuple[str, ...], env_name: str, use_get: b
     """Call ACTION with Name=value parameters and print the parsed answer as JSON."""
     factory = get_services().session_factory
     try:
-        with build_client(env_name, _environ(), factory) as client:
+        with build_client(env_name, _environments(), factory) as client:
             response = client.call(
                 action, method="GET" if use_get else "POST", **parse_cli_params(params)
             )
@@ -68,7 +68,7 @@ def call_command(action: str, params: tuple[str, ...], env_name: str, use_get: b
 def environments_command() -> None:
     """List the configured Scalr environments (never their secrets)."""
     try:
-        environments = load_environments(_environ())
+        environments = _environments().all()
     except ScalrConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None

@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import utcnow
 from app.redaction import install_on, redact
 from app.scalr.actions import ACTIONS, COMMON_PARAMS, FLAG_PARAMS, version_tuple
-from app.scalr.environments import ScalrEnvironment, load_environments
+from app.scalr.environments import ScalrEnvironment, ScalrEnvironments
 from app.scalr.errors import (
     ScalrActionNotSupported,
-    ScalrConfigError,
     ScalrError,
     ScalrLaunchFailed,
     ScalrTransportError,
@@ -216,16 +215,16 @@ class ScalrClient(TypedActionsMixin):
 
 def build_client(
     name: str,
-    environ: Mapping[str, str],
+    environments: ScalrEnvironments | Mapping[str, str],
     session_factory: sessionmaker[Session] | None = None,
     *,
     session: requests.Session | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> ScalrClient:
-    """Build a client for a named environment, rate-limited in the database given a factory."""
-    environments = load_environments(environ)
-    if name not in environments:
-        known = ", ".join(sorted(environments)) or "none configured"
-        raise ScalrConfigError(f"no Scalr environment named {name!r} (known: {known})")
+    """Build a client for a named environment, rate-limited in the database given a factory.
+
+    Give the environments read at start; a raw process environment is read here, once per call.
+    """
+    env = ScalrEnvironments.of(environments).get(name)
     limiter = DatabaseRateLimiter(session_factory, clock) if session_factory else None
-    return ScalrClient(environments[name], session=session, rate_limiter=limiter, clock=clock)
+    return ScalrClient(env, session=session, rate_limiter=limiter, clock=clock)

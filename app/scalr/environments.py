@@ -1,4 +1,10 @@
-"""Scalr environments the service may call: the default one from variables, more from YAML."""
+"""Scalr environments the service may call: the default one from variables, more from YAML.
+
+`load_environments` parses them and raises on bad input. A process reads them
+once at start with `ScalrEnvironments.read` and passes that on: a bad setting
+does not stop the process, it is kept and raised where an environment is used
+(the job that needs Scalr dies with it, the health page shows it).
+"""
 
 from __future__ import annotations
 
@@ -198,3 +204,38 @@ def load_environments(environ: Mapping[str, str]) -> dict[str, ScalrEnvironment]
             )
         environments[name] = _file_environment(path, name, raw, environ)
     return environments
+
+
+@dataclass(frozen=True)
+class ScalrEnvironments:
+    """The configured Scalr environments as read once, or the reason they could not be read."""
+
+    by_name: Mapping[str, ScalrEnvironment] = field(default_factory=dict)
+    problem: str | None = None  # the ScalrConfigError text; never holds a secret
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str]) -> ScalrEnvironments:
+        """Read the environments of `environ`, keeping a configuration error instead of raising."""
+        try:
+            return cls(load_environments(environ))
+        except ScalrConfigError as exc:
+            return cls(problem=str(exc))
+
+    @classmethod
+    def of(cls, source: ScalrEnvironments | Mapping[str, str]) -> ScalrEnvironments:
+        """Return `source` if already read, else read it from the raw environment it is."""
+        return source if isinstance(source, ScalrEnvironments) else cls.read(source)
+
+    def all(self) -> Mapping[str, ScalrEnvironment]:
+        """Return every environment by name; raise ScalrConfigError if the settings were bad."""
+        if self.problem is not None:
+            raise ScalrConfigError(self.problem)
+        return self.by_name
+
+    def get(self, name: str) -> ScalrEnvironment:
+        """Return the environment called `name`; raise ScalrConfigError if there is none."""
+        environments = self.all()
+        if name not in environments:
+            known = ", ".join(sorted(environments)) or "none configured"
+            raise ScalrConfigError(f"no Scalr environment named {name!r} (known: {known})")
+        return environments[name]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.actions.email import EmailAction
+from app.actions.scalr import ScalrAction
+from app.actions.webhook import WebhookAction
 from app.rules.loader import load_rules, load_rules_file
-from app.rules.model import EmailAction, ScalrAction, Throttle, WebhookAction
+from app.rules.model import Throttle
 from tests.rules.helpers import load, rule_yaml
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "rules.example.yml"

@@ -6,13 +6,15 @@ from typing import Any
 
 import pytest
 
+from app.actions.scalr import ScalrAction
+from app.actions.webhook import WebhookAction
 from app.rules.errors import (
     TemplateError,
     TemplateLimitError,
     TemplateSecurityError,
     TemplateUndefinedError,
 )
-from app.rules.model import ScalrAction, Throttle, WebhookAction
+from app.rules.model import Throttle
 from app.rules.templating import (
     render_action,
     render_string,

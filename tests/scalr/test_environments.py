@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.scalr.environments import ScalrEnvironment, load_environments
+from app.scalr.environments import ScalrEnvironment, ScalrEnvironments, load_environments
 from app.scalr.errors import ScalrConfigError
 from tests.scalr.conftest import KEY_ID, SECRET_KEY
 
@@ -111,3 +111,23 @@ def test_invalid_file_is_named(tmp_path: Path, text: str, named: str) -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ScalrConfigError, match="SCALR_ENVIRONMENTS_FILE"):
         load_environments({"SCALR_ENVIRONMENTS_FILE": str(tmp_path / "nope.yml")})
+
+
+def test_read_once_keeps_the_environments_or_the_problem(tmp_path: Path) -> None:
+    path = tmp_path / "scalr.yml"
+    path.write_text("other:\n  api_url: https://api.scalr.net/\n  key_id: k\n  secret_key: s\n")
+    environments = ScalrEnvironments.read({**BASE, "SCALR_ENVIRONMENTS_FILE": str(path)})
+    path.unlink()  # read once: the file is not needed afterwards
+    assert sorted(environments.all()) == ["default", "other"]
+    assert environments.get("other").key_id == "k"
+    assert ScalrEnvironments.of(environments) is environments
+    with pytest.raises(ScalrConfigError, match=r"no Scalr environment named 'x' \(known: default"):
+        environments.get("x")
+    with pytest.raises(ScalrConfigError, match=r"named 'default' \(known: none configured\)"):
+        ScalrEnvironments.read({}).get("default")
+    bad = ScalrEnvironments.read({"SCALR_API_URL": "https://h/"})  # no key: kept, not raised
+    assert bad.problem == "SCALR_KEY_ID must be set when SCALR_API_URL is set"
+    assert SECRET_KEY not in repr(ScalrEnvironments.read(BASE))
+    for use in (bad.all, lambda: bad.get("default")):
+        with pytest.raises(ScalrConfigError, match="SCALR_KEY_ID must be set"):
+            use()

@@ -3,51 +3,17 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
-from collections.abc import Iterator
 
-import pytest
 import requests
-from aiosmtpd.controller import Controller
 
 from app.db import transaction
 from app.jobs.claim import claim_job
 from app.jobs.control import set_rule_dry_run, set_rule_paused
 from app.models.event import Event
+from tests.mailbox import smtp  # noqa: F401  (fixture)
 from tests.scalr.conftest import receiver  # noqa: F401  (fixture)
 from tests.worker.test_remediation_e2e import host_down, host_up
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append(
-            {
-                "from": envelope.mail_from,
-                "to": list(envelope.rcpt_tos),
-                "data": envelope.content.decode(),
-            }
-        )
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
 
 
 def finished(stack, count: int):
@@ -93,7 +59,7 @@ rules:
     assert receiver.requests == []
 
 
-def test_email_action_through_a_real_smtp_server(make_stack, smtp):
+def test_email_action_through_a_real_smtp_server(make_stack, smtp):  # noqa: F811
     box, port = smtp
     stack = make_stack(
         """
