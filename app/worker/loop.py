@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import requests
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
@@ -23,18 +23,22 @@ from app.jobs.create import claim_event, process_event
 from app.jobs.notify import Listener
 from app.jobs.outcome import record_outcome
 from app.jobs.periodic import claim_periodic, record_periodic
+from app.metrics import JOB_OUTCOMES
 from app.models.event import Event
 from app.models.job import RUNNING
 from app.models.ops import WorkerHeartbeat
 from app.rules.store import RulesStore
 from app.scalr.client import ScalrClient, build_client
-from app.worker.execute import ClientCache, JobView, perform
+from app.scalr.environments import ScalrEnvironments
+from app.worker.execute import ClientCache, JobView, Outcome, perform
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
 REAP_SECONDS = 5.0
 RULES_CHECK_SECONDS = 2.0
+# The longest wait between two tries while the database (or anything else) fails.
+MAX_BACKOFF_SECONDS = 10.0
 
 
 class Worker:
@@ -55,7 +59,11 @@ class Worker:
         self.rules = rules
         self.clock = clock
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        build = client_factory or (lambda name: build_client(name, config.environ, session_factory))
+        # Read once: a bad setting is kept and named by every call that needs Scalr.
+        self.environments = ScalrEnvironments.read(config.environ)
+        build = client_factory or (
+            lambda name: build_client(name, self.environments, session_factory)
+        )
         self.clients = ClientCache(build)
         self.http = requests.Session()
         self.stopping = threading.Event()
@@ -146,20 +154,60 @@ class Worker:
         self.current_job = view.id
         started = self.clock()
         outcome = perform(view, self.config, self.clients, self.http)
-        with transaction(self.factory) as session:
-            record_outcome(
-                session,
-                view.id,
-                outcome,
-                self.id,
-                started,
-                self.clock(),
-                self.config.retry_base_seconds,
-                self.config.retry_cap_seconds,
-            )
+        finished = self.clock()
+        recorded = self.record(view, outcome, started, finished)
         self.current_job = None
         self.jobs_done += 1
+        if recorded is not None:
+            JOB_OUTCOMES.labels(view.kind, recorded).inc()
         return True
+
+    def record(
+        self, view: JobView, outcome: Outcome, started: datetime, finished: datetime
+    ) -> str | None:
+        """Record an attempt's outcome, waiting out a database outage; return the new status.
+
+        The call has been made: losing its outcome means the job runs again
+        when its lease expires. So the record is tried again with backoff
+        until it lands, until the lease is over (another worker may own the
+        job then, and record_outcome refuses to write over it), or until the
+        worker is asked to stop.
+        """
+        delay = 0.25
+        deadline = time.monotonic() + self.config.worker_lease_seconds
+        while True:
+            try:
+                with transaction(self.factory) as session:
+                    job = record_outcome(
+                        session,
+                        view.id,
+                        outcome,
+                        self.id,
+                        started,
+                        finished,
+                        self.config.retry_base_seconds,
+                        self.config.retry_cap_seconds,
+                    )
+                    status = job.status if job is not None else None
+                return status
+            except DBAPIError as exc:
+                if time.monotonic() + delay > deadline or self.stopping.is_set():
+                    log.error(
+                        "job %s: outcome %s not recorded (%s); it runs again after its lease",
+                        view.id,
+                        outcome.kind,
+                        type(exc).__name__,
+                    )
+                    raise
+                log.warning(
+                    "job %s: recording outcome %s failed (%s); again in %.2fs",
+                    view.id,
+                    outcome.kind,
+                    type(exc).__name__,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def run_once(self) -> bool:
         """Do the housekeeping that is due, then one event or one job; say whether work was done."""
@@ -199,7 +247,7 @@ class Worker:
                     return
         except IntegrityError:
             return  # another worker created the row at the same moment and runs it
-        results = sync_all(self.factory, self.clients, self.config.environ, self.clock)
+        results = sync_all(self.factory, self.clients, self.environments, self.clock)
         summary = (
             ", ".join(f"{name}: {value}" for name, value in results.items()) or "no environments"
         )
@@ -236,25 +284,49 @@ class Worker:
         return max(wait, 0.01)
 
     def run(self, max_seconds: float | None = None) -> None:
-        """Work until `stop()` (SIGTERM) or `max_seconds`; the current job always finishes."""
+        """Work until `stop()` (SIGTERM) or `max_seconds`; the current job always finishes.
+
+        Nothing the worker cannot control ends it: a database or Scalr outage
+        or a broken rules file is logged, waited out with backoff, and the
+        loop goes on by itself once the cause is gone.
+        """
         self.rules.reload_if_changed()
         listener = Listener(self.factory.kw["bind"])
         deadline = time.monotonic() + max_seconds if max_seconds else None
         log.info("worker %s started", self.id)
+        failures = 0
         try:
             while not self.stopping.is_set():
                 if deadline is not None and time.monotonic() >= deadline:
                     break
                 try:
                     busy = self.run_once()
-                except Exception:
-                    log.exception("worker step failed; continuing")
-                    busy = False
-                if not busy and not self.stopping.is_set():
-                    listener.wait(self.sleep_seconds())
+                    if not busy and not self.stopping.is_set():
+                        listener.wait(self.sleep_seconds())
+                except Exception as exc:
+                    failures += 1
+                    delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(failures - 1, 8))
+                    if failures == 1:
+                        log.exception("worker step failed; trying again in %.1fs", delay)
+                    else:
+                        log.warning(
+                            "worker step failed %d times in a row (%s: %s); next try in %.1fs",
+                            failures,
+                            type(exc).__name__,
+                            str(exc).splitlines()[0][:200] if str(exc) else "",
+                            delay,
+                        )
+                    self.stopping.wait(delay)
+                    continue
+                if failures:
+                    log.info("worker %s working again after %d failed steps", self.id, failures)
+                    failures = 0
         finally:
             listener.close()
-            self.heartbeat(stopped=True)
+            try:
+                self.heartbeat(stopped=True)
+            except Exception as exc:  # the database may be the reason we stop
+                log.warning("could not record the stop in the heartbeat: %s", exc)
             self.clients.close()
             self.http.close()
             log.info("worker %s stopped after %d jobs", self.id, self.jobs_done)
