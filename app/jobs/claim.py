@@ -79,7 +79,7 @@ def _throttled(session: Session, job: ActionJob, ruleset: RuleSet, now: datetime
 
 
 def _over_budget(session: Session, job: ActionJob, config: Config, now: datetime) -> Verdict | None:
-    if job.kind != "scalr" or not (job.spec or {}).get("mutating"):
+    if not _mutating_scalr(job):
         return None
     env = job.environment or "default"
     advisory_lock(session, "budget", env)
@@ -137,6 +137,21 @@ def _guard(
         return verdict
     if first_time:
         return _over_budget(session, job, config, now)
+    # A retry, or a person's retry, spends no budget; an open breaker still stops it.
+    return _breaker_open(session, job)
+
+
+def _mutating_scalr(job: ActionJob) -> bool:
+    return job.kind == "scalr" and bool((job.spec or {}).get("mutating"))
+
+
+def _breaker_open(session: Session, job: ActionJob) -> Verdict | None:
+    if not _mutating_scalr(job):
+        return None
+    env = job.environment or "default"
+    breaker = session.get(Breaker, env)
+    if breaker is not None and breaker.is_open:
+        return policy.breaker_open(env, breaker.reason)
     return None
 
 

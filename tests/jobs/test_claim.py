@@ -149,3 +149,23 @@ def test_budget_spent_opens_the_breaker_and_the_breaker_skips_the_next(db_sessio
     assert blocked.reason == (
         f"remediation breaker of environment 'default' is open: {spent.reason}"
     )
+
+
+def test_an_open_breaker_stops_a_retry_and_a_persons_retry_too(db_session):
+    from app.jobs.control import retry_job
+
+    rules = load_rules(BUDGETED)
+    [job] = matched(db_session, rules)
+    running = claim(db_session, rules)
+    assert running.id == job.id and running.status == "running"
+    # The attempt failed and the job was given up; meanwhile the breaker opened.
+    running.status, running.finished_at = "dead", utcnow()
+    db_session.add(Breaker(environment="default", is_open=True, reason="budget spent: test"))
+    db_session.commit()
+    retry_job(db_session, job.id, "ops@example")
+    db_session.commit()
+    again = claim(db_session, rules)
+    assert (again.id, again.status) == (job.id, "skipped")
+    assert (
+        again.reason == "remediation breaker of environment 'default' is open: budget spent: test"
+    )
