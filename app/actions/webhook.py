@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 
@@ -41,9 +42,48 @@ class WebhookAction:
     mutating: ClassVar[bool] = False
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _allows(prefix: str, target: SplitResult) -> bool:
+    """Say whether one WEBHOOK_ALLOWED_URLS entry admits the split URL `target`.
+
+    Compared part by part, never as text (a text prefix `https://chat.example`
+    would admit `https://chat.example.evil.net`, and `http://127.0.0.1:` would
+    admit `http://127.0.0.1:@evil.net/`): the scheme and the host must be
+    equal; the port too, unless the entry ends in `:` (any port); and the
+    path must be the entry's path or lie below it.
+    """
+    try:
+        entry = urlsplit(prefix.strip())
+        entry_port = entry.port
+    except ValueError:
+        return False
+    scheme = entry.scheme.lower()
+    if scheme != target.scheme.lower():
+        return False
+    if entry.hostname is not None and entry.hostname.lower() != (target.hostname or ""):
+        return False
+    if entry.hostname is not None and not entry.netloc.endswith(":"):
+        wanted = entry_port or _DEFAULT_PORTS.get(scheme)
+        if wanted != (target.port or _DEFAULT_PORTS.get(scheme)):
+            return False
+    base = entry.path.rstrip("/")
+    return not base or target.path == base or target.path.startswith(base + "/")
+
+
 def url_allowed(url: str, allowed: tuple[str, ...]) -> bool:
-    """Say whether `url` starts with one of the configured allowed prefixes."""
-    return any(url.startswith(prefix) for prefix in allowed)
+    """Say whether `url` is an http(s) URL that one of the allowed entries admits."""
+    try:
+        target = urlsplit(url)
+        target.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        return False
+    if target.scheme.lower() not in _DEFAULT_PORTS or not target.hostname:
+        return False
+    if target.username is not None or target.password is not None:
+        return False  # credentials in the URL: also the classic way to hide the real host
+    return any(_allows(prefix, target) for prefix in allowed)
 
 
 def run_webhook(job: JobView, config: Config, http: requests.Session) -> Outcome:

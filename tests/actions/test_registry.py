@@ -203,8 +203,10 @@ def test_perform_answers_an_unknown_kind_and_a_crash_as_dead(http: requests.Sess
     job = JobView(1, "slack", "slack", None, {}, {}, None)
     unknown = execute.perform(job, Config(), ClientCache(no_clients), http)
     assert unknown == Outcome("dead", error="unknown action kind 'slack'")
-    broken = JobView(2, "webhook", "webhook", None, {"headers": "not a mapping"}, {}, None)
-    config = Config(webhook_allowed_urls=("",))
+    broken = JobView(
+        2, "webhook", "webhook", None, {"url": "http://127.0.0.1:9/", "headers": "oops"}, {}, None
+    )
+    config = Config(webhook_allowed_urls=("http://127.0.0.1:",))
     crashed = execute.perform(broken, config, ClientCache(no_clients), http)
     assert crashed == Outcome("dead", error="internal error: AttributeError")
 
