@@ -168,7 +168,8 @@ def claim_job(
     job.attempts += 1
     job.started_at = now
     job.fired_at = job.fired_at or now
-    job.lease_expires_at = now + timedelta(seconds=config.worker_lease_seconds)
+    lease = policy.lease_seconds(config.worker_lease_seconds, (job.params or {}).get("timeout"))
+    job.lease_expires_at = now + timedelta(seconds=lease)
     job.locked_by = worker
     return job
 

@@ -125,3 +125,15 @@ def stopped_by_chain(status: str, reason: str | None) -> bool:
     return reason.endswith("; on_failure is stop") or reason.startswith(
         "an earlier action of the rule ended "
     )
+
+
+def lease_seconds(configured: int, action_timeout: object) -> float:
+    """Return how long a claim holds a job: the configured lease, or longer for a slow action.
+
+    A lease shorter than the action's own timeout would let another worker take
+    the job while the first is still waiting for its answer, and run it twice.
+    Connect and read each get the timeout, so twice it, plus room to record.
+    """
+    if isinstance(action_timeout, bool) or not isinstance(action_timeout, int | float):
+        return float(configured)
+    return max(float(configured), 2 * float(action_timeout) + 30)

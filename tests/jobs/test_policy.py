@@ -157,3 +157,18 @@ def test_chain_stop_texts():
 )
 def test_stopped_by_chain_knows_its_own_texts(status, reason, by_chain):
     assert policy.stopped_by_chain(status, reason) is by_chain
+
+
+@pytest.mark.parametrize(
+    "configured,timeout,expected",
+    [
+        (120, None, 120),
+        (120, 10, 120),
+        (120, 300, 630),
+        (60, 45, 120),
+        (120, True, 120),
+        (120, "9", 120),
+    ],
+)
+def test_the_lease_outlasts_the_action_timeout(configured, timeout, expected):
+    assert policy.lease_seconds(configured, timeout) == expected
