@@ -25,6 +25,7 @@ from app.scalr.environments import ScalrEnvironments
 from app.scalr.errors import ScalrConfigError, ScalrError
 from app.scalr.ratelimit import DatabaseRateLimiter
 from app.services import get_services
+from app.web import get_rules_store
 
 bp = Blueprint("health", __name__)
 
@@ -117,7 +118,7 @@ def metrics() -> Response:
     """Expose metrics in the Prometheus text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(get_services().session_factory))
-    status = get_services().rules.status()
+    status = get_rules_store().status()
     rules_ok = Gauge(
         "lifeguard_rules_file_ok",
         "1 when the rules file on disk is the one running, 0 when it was refused.",

@@ -55,8 +55,10 @@ def init_request_session(app: Flask) -> None:
 
 
 def get_rules_store() -> RulesStore:
-    """Return the application's RulesStore, which holds the last good rules."""
-    return get_services().rules
+    """Return the application's RulesStore (the last good rules), looked at again if stale."""
+    store = get_services().rules
+    store.refresh()
+    return store
 
 
 def get_clock() -> Callable[[], datetime]:

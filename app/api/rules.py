@@ -12,14 +12,13 @@ from app.jobs.control import set_rule_paused
 from app.queries.backtest import backtest
 from app.queries.rules import RuleRow, rule_row, rule_rows
 from app.rules.model import Rule, RuleSet
-from app.services import get_services
-from app.web import get_clock, get_session
+from app.web import get_clock, get_rules_store, get_session
 
 MAX_BACKTEST_DAYS = 90
 
 
 def _ruleset() -> RuleSet:
-    store = get_services().rules
+    store = get_rules_store()
     if store.status().loaded_at is None:
         raise APIError(503, "rules_not_loaded", "No good rules file was ever loaded.")
     ruleset: RuleSet = store.current

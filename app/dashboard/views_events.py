@@ -7,8 +7,7 @@ from flask import Response, abort, jsonify, render_template, request, url_for
 from app.dashboard import bp
 from app.queries.events import events_after, latest_event_id, parse_filters, search_events
 from app.queries.explanations import explain_event
-from app.services import get_services
-from app.web import get_session, int_arg
+from app.web import get_rules_store, get_session, int_arg
 
 
 @bp.get("/events")
@@ -44,7 +43,7 @@ def events_feed() -> Response:
 @bp.get("/events/<int:event_id>")
 def event(event_id: int) -> str:
     """Show one event: fields, raw delivery, every rule's verdict, and its jobs."""
-    found = explain_event(get_session(), get_services().rules, event_id)
+    found = explain_event(get_session(), get_rules_store(), event_id)
     if found is None:
         abort(404, f"No event {event_id}.")
     return render_template(

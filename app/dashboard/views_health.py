@@ -16,7 +16,7 @@ from app.jobs.control import ControlError, close_breaker
 from app.models.ops import Breaker, PeriodicTask, WorkerHeartbeat
 from app.queries.stats import queued_jobs
 from app.services import get_services
-from app.web import get_clock, get_session
+from app.web import get_clock, get_rules_store, get_session
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def health() -> str:
             select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_beat_at.desc()).limit(50)
         )
     )
-    store = get_services().rules
+    store = get_rules_store()
     return render_template(
         "dashboard/health.html",
         ready=ready,

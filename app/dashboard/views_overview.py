@@ -7,13 +7,12 @@ from flask import render_template
 from app.dashboard import bp
 from app.dashboard.chart import build_chart
 from app.queries.overview import load_overview
-from app.services import get_services
-from app.web import get_clock, get_session
+from app.web import get_clock, get_rules_store, get_session
 
 
 def rules_status() -> object | None:
     """Return the rules store's status, or None when the app holds no store."""
-    store = get_services().rules
+    store = get_rules_store()
     return store.status()
 
 

@@ -23,8 +23,7 @@ from app.queries.rules import (
     try_rule,
 )
 from app.rules.model import Rule, RuleSet
-from app.services import get_services
-from app.web import get_clock, get_session
+from app.web import get_clock, get_rules_store, get_session
 
 MAX_BACKTEST_DAYS = 90
 RECENT_JOBS = 20
@@ -33,7 +32,7 @@ DRY_RUN_MODES: dict[str, bool | None] = {"on": True, "off": False, "file": None}
 
 def running_rules() -> tuple[RuleSet | None, Any]:
     """Return the rules in force and the store's status."""
-    store = get_services().rules
+    store = get_rules_store()
     return store.current, store.status()
 
 

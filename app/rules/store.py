@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,6 +83,7 @@ class RulesStore:
         self._errors: tuple[RuleProblem, ...] = ()
         self._broken_since: datetime | None = None
         self._checked_at: datetime | None = None
+        self._looked_at = float("-inf")
 
     @property
     def current(self) -> RuleSet:
@@ -101,6 +103,18 @@ class RulesStore:
                 broken_since=self._broken_since,
                 warnings=self._rules.warnings,
             )
+
+    def refresh(self, every: float = 2.0) -> None:
+        """Look at the file again if the last look is older than `every` seconds.
+
+        The worker looks every two seconds in its loop; a web process calls this
+        on the requests that show rules, so its pages and /metrics describe the
+        file as it is now, not as it was when the process started.
+        """
+        now = time.monotonic()
+        if now - self._looked_at >= every:
+            self._looked_at = now
+            self.reload_if_changed()
 
     def reload_if_changed(self, *, force: bool = False) -> bool:
         """Load the file if it changed since the last look; say whether new rules took effect."""

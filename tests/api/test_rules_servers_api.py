@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -124,3 +125,22 @@ def test_event_explanation(api, db_session):
     assert current["replace-terminated-web"]["failures"][0]["actual"] == 7
     assert current["notify-crash"]["matched"] is False
     assert api.get("/api/v1/events/99999/explanation", headers=AUTH).status_code == 404
+
+
+def test_the_web_process_sees_a_changed_rules_file(api, app, tmp_path):
+    """The running web process looks at the file again: pages and /metrics tell the truth."""
+    path = tmp_path / "rules.yml"
+    assert len(api.get("/api/v1/rules", headers=AUTH).get_json()["items"]) == 2
+    path.write_text("rules:\n  - name: Bad Name\n    events: []\n")
+    time.sleep(2.1)  # the store looks at most every two seconds
+    metrics = api.get("/metrics").get_data(as_text=True)
+    assert "lifeguard_rules_file_ok 0.0" in metrics
+    # The last good rules keep running while the file is broken.
+    assert len(api.get("/api/v1/rules", headers=AUTH).get_json()["items"]) == 2
+    path.write_text(
+        "rules:\n  - name: only-one\n    events: [HostUp]\n    actions:\n      - email: ops@example.com\n"
+    )
+    time.sleep(2.1)
+    names = [r["name"] for r in api.get("/api/v1/rules", headers=AUTH).get_json()["items"]]
+    assert names == ["only-one"]
+    assert "lifeguard_rules_file_ok 1.0" in api.get("/metrics").get_data(as_text=True)
