@@ -111,6 +111,9 @@ class Config:
     budget_window_seconds: int = 3600
     worker_lease_seconds: int = 120
     worker_poll_seconds: float = 0.5
+    # The worker serves its own /metrics here (0: not at all); the web processes serve theirs.
+    worker_metrics_port: int = 0
+    worker_metrics_addr: str = "127.0.0.1"
     retry_base_seconds: float = 5.0
     retry_cap_seconds: float = 600.0
     webhook_allowed_urls: tuple[str, ...] = ()
@@ -170,6 +173,8 @@ class Config:
             worker_poll_seconds=parse_float(
                 "WORKER_POLL_SECONDS", env.get("WORKER_POLL_SECONDS"), 0.5
             ),
+            worker_metrics_port=parse_int("WORKER_METRICS_PORT", env.get("WORKER_METRICS_PORT"), 0),
+            worker_metrics_addr=env.get("WORKER_METRICS_ADDR") or "127.0.0.1",
             retry_base_seconds=parse_float(
                 "RETRY_BASE_SECONDS", env.get("RETRY_BASE_SECONDS"), 5.0
             ),

@@ -7,6 +7,8 @@ import logging
 from flask import Flask, Response, jsonify, render_template_string, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.metrics import INGEST_REFUSED
+
 log = logging.getLogger(__name__)
 
 JSON_PREFIXES = ("/api/", "/events", "/webhooks/", "/healthz", "/readyz", "/metrics")
@@ -70,6 +72,8 @@ def init_error_handlers(app: Flask) -> None:
             message = exc.description or exc.name
             if status == 413:
                 message = "The request body is larger than this endpoint accepts."
+            if request.blueprint == "ingest":
+                INGEST_REFUSED.labels(_code_for(exc)).inc()
             return json_error(status, _code_for(exc), message)
         page = render_template_string(_PAGE, status=status, title=exc.name, message=exc.description)
         return page, status
@@ -77,6 +81,8 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response | tuple[str, int]:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if request.blueprint == "ingest":
+            INGEST_REFUSED.labels("internal_error").inc()
         if wants_json():
             return json_error(500, "internal_error", "Something went wrong on our side.")
         return _http_error(InternalServerError())

@@ -17,9 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
 from app.db import utcnow
+from app.metrics import process_registry
 from app.models.event import Event
 from app.models.ops import Breaker
-from app.queries.stats import job_counts, last_heartbeat, unprocessed_events
+from app.queries.stats import (
+    job_counts,
+    last_heartbeat,
+    oldest_due_age,
+    queued_jobs,
+    unprocessed_events,
+)
 from app.scalr.client import ScalrClient
 from app.scalr.environments import ScalrEnvironments
 from app.scalr.errors import ScalrConfigError, ScalrError
@@ -76,8 +83,11 @@ def readyz() -> tuple[Response, int]:
 class DatabaseCollector(Collector):
     """Read gauges from the database at scrape time, so every process reports the same."""
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], environments: ScalrEnvironments | None = None
+    ) -> None:
         self.factory = factory
+        self.environments = environments or ScalrEnvironments()
 
     def collect(self) -> Iterator[Metric]:
         with self.factory() as session:
@@ -104,8 +114,31 @@ class DatabaseCollector(Collector):
                 "Remediation breakers open (Scalr actions stopped until a person closes them).",
                 value=open_breakers or 0,
             )
+            now = utcnow()
+            due, waiting = queued_jobs(session, now)
+            yield GaugeMetricFamily(
+                "lifeguard_queue_due", "Jobs due now and not yet claimed.", value=due
+            )
+            yield GaugeMetricFamily(
+                "lifeguard_queue_waiting", "Jobs scheduled or retrying, due or not.", value=waiting
+            )
+            yield GaugeMetricFamily(
+                "lifeguard_queue_oldest_due_seconds",
+                "How long the longest-waiting due job has been due (0: none).",
+                value=oldest_due_age(session, now),
+            )
+            budget = GaugeMetricFamily(
+                "lifeguard_scalr_budget_left",
+                "Scalr API calls left in this clock hour, per environment (all processes).",
+                labels=["environment"],
+            )
+            limiter = DatabaseRateLimiter(self.factory)
+            for env in self.environments.by_name.values():
+                left = env.requests_per_hour - limiter.usage(env.name, now)
+                budget.add_metric([env.name], max(0, left))
+            yield budget
             beat = last_heartbeat(session)
-            age = (utcnow() - beat).total_seconds() if beat else float("inf")
+            age = (now - beat).total_seconds() if beat else float("inf")
             yield GaugeMetricFamily(
                 "lifeguard_worker_heartbeat_age_seconds",
                 "Seconds since a worker last beat.",
@@ -116,8 +149,9 @@ class DatabaseCollector(Collector):
 @bp.get("/metrics")
 def metrics() -> Response:
     """Expose metrics in the Prometheus text format."""
+    services = get_services()
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(get_services().session_factory))
+    registry.register(DatabaseCollector(services.session_factory, services.scalr_environments))
     status = get_rules_store().status()
     rules_ok = Gauge(
         "lifeguard_rules_file_ok",
@@ -125,7 +159,9 @@ def metrics() -> Response:
         registry=registry,
     )
     rules_ok.set(1 if status.ok else 0)
-    return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
+    # Shared state from the database, then this process's (or every process's) counters.
+    body = generate_latest(registry) + generate_latest(process_registry())
+    return Response(body, mimetype="text/plain; version=0.0.4")
 
 
 def scalr_checks(

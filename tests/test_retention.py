@@ -13,6 +13,9 @@ from app.models.event import Event
 from app.models.job import ActionJob, JobAttempt
 from tests.dashboard.helpers import gen_attempt, gen_job
 from tests.factories import gen_event
+from tests.stack import make_stack
+
+__all__ = ["make_stack"]  # a fixture
 
 DAY = 86400
 
@@ -110,3 +113,17 @@ def test_console_prune_refuses_a_bad_age(app, bad):
     result = app.test_cli_runner().invoke(args=["events", "prune", "--older-than", bad])
     assert result.exit_code == 2, result.output
     assert "--older-than" in result.output
+
+
+def test_the_worker_prunes_past_retention_days_once_per_interval(make_stack, db_session):
+    stack = make_stack("rules: []\n", retention_days=30)
+    old = old_event(db_session, 40).id
+    kept = old_event(db_session, 20).id
+    stack.worker.housekeeping()
+    assert remaining(stack.factory) == {kept}
+    # Within the interval a second look (this worker or another) deletes nothing more.
+    newer_old = old_event(db_session, 45).id
+    stack.worker._last["prune"] = 0
+    stack.worker.housekeeping()
+    assert remaining(stack.factory) == {kept, newer_old}
+    assert old not in remaining(stack.factory)

@@ -6,10 +6,13 @@ call the plain functions of `auth`, `wire` and `store`, and answer their typed e
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+import time
+
+from flask import Blueprint, Response, g, jsonify, request
 
 from app.errors import APIError, json_error
 from app.ingest import auth, parsing, store, wire
+from app.metrics import INGEST_REFUSED, INGEST_SECONDS
 from app.services import get_services
 from app.web import get_clock, get_config, get_session
 
@@ -65,7 +68,21 @@ def api_error(exc: Exception) -> APIError:
 
 def _refused(exc: Exception) -> Response:
     error = api_error(exc)
+    INGEST_REFUSED.labels(error.code).inc()
     return json_error(error.status, error.code, error.message, error.headers)
+
+
+@bp.before_request
+def _start_clock() -> None:
+    g.ingest_started = time.perf_counter()
+
+
+@bp.after_request
+def _observe(response: Response) -> Response:
+    started = g.get("ingest_started")
+    if started is not None:
+        INGEST_SECONDS.labels(request.endpoint or "unknown").observe(time.perf_counter() - started)
+    return response
 
 
 for _refusal in REFUSALS:

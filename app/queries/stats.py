@@ -38,3 +38,18 @@ def queued_jobs(session: Session, now: datetime) -> tuple[int, int]:
     waiting = select(func.count()).select_from(ActionJob).where(ActionJob.status.in_(CLAIMABLE))
     due = session.scalar(waiting.where(ActionJob.run_at <= now))
     return int(due or 0), int(session.scalar(waiting) or 0)
+
+
+def oldest_due_age(session: Session, now: datetime) -> float:
+    """Return how many seconds the longest-waiting due job has been due (0 when none is)."""
+    oldest = session.scalar(
+        select(func.min(ActionJob.run_at))
+        .where(ActionJob.status.in_(CLAIMABLE))
+        .where(ActionJob.blocked.is_(False))
+        .where(ActionJob.run_at <= now)
+    )
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # SQLite hands naive values back
+        oldest = oldest.replace(tzinfo=now.tzinfo)
+    return max(0.0, (now - oldest).total_seconds())

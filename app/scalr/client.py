@@ -13,6 +13,7 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import utcnow
+from app.metrics import SCALR_CALLS, SCALR_SECONDS
 from app.redaction import install_on, redact
 from app.scalr.actions import ACTIONS, COMMON_PARAMS, FLAG_PARAMS, version_tuple
 from app.scalr.environments import ScalrEnvironment, ScalrEnvironments
@@ -159,6 +160,9 @@ class ScalrClient(TypedActionsMixin):
             outcome = f"error:{type(exc).__name__}"
             raise
         finally:
+            if sent:
+                SCALR_CALLS.labels(action, outcome).inc()
+                SCALR_SECONDS.labels(action).observe(time.monotonic() - started)
             log.info(
                 "scalr call %s env=%s method=%s outcome=%s sent=%s duration=%.3fs "
                 "transaction_id=%s",

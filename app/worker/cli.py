@@ -52,5 +52,15 @@ def worker_command(max_seconds: float | None) -> None:
         raise click.ClickException(problem)
     if worker.stopping.is_set():
         return
+    if services.config.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        from app.metrics import process_registry
+
+        config = services.config
+        start_http_server(
+            config.worker_metrics_port, config.worker_metrics_addr, registry=process_registry()
+        )
+        click.echo(f"worker metrics on {config.worker_metrics_addr}:{config.worker_metrics_port}")
     click.echo(f"worker {worker.id} running; rules from {services.rules.path}")
     worker.run(max_seconds=max_seconds)

@@ -27,6 +27,7 @@ from app.metrics import JOB_OUTCOMES
 from app.models.event import Event
 from app.models.job import RUNNING
 from app.models.ops import WorkerHeartbeat
+from app.retention import prune_events
 from app.rules.store import RulesStore
 from app.scalr.client import ScalrClient, build_client
 from app.scalr.environments import ScalrEnvironments
@@ -39,6 +40,10 @@ REAP_SECONDS = 5.0
 RULES_CHECK_SECONDS = 2.0
 # The longest wait between two tries while the database (or anything else) fails.
 MAX_BACKOFF_SECONDS = 10.0
+# Retention runs every PRUNE_SECONDS and deletes at most PRUNE_BATCHES batches each time,
+# so a year of backlog drains over hours without holding up the jobs.
+PRUNE_SECONDS = 300
+PRUNE_BATCHES = 20
 
 
 class Worker:
@@ -69,7 +74,7 @@ class Worker:
         self.stopping = threading.Event()
         self.jobs_done = 0
         self.current_job: int | None = None
-        self._last = {"beat": 0.0, "reap": 0.0, "rules": 0.0, "sync": 0.0}
+        self._last = {"beat": 0.0, "reap": 0.0, "rules": 0.0, "sync": 0.0, "prune": 0.0}
         self._warned_rules = False
 
     # -- one step -------------------------------------------------------------
@@ -238,6 +243,27 @@ class Worker:
         every = self.config.inventory_sync_seconds
         if every > 0 and self._due("sync", min(every, 30)):
             self.sync_inventory(every)
+        if self.config.retention_days > 0 and self._due("prune", 60):
+            self.prune()
+
+    def prune(self) -> None:
+        """Delete events past RETENTION_DAYS, a bounded slice at a time, once per interval
+        for the whole deployment (the periodic_tasks row lock)."""
+        try:
+            with transaction(self.factory) as session:
+                if not claim_periodic(session, "retention", PRUNE_SECONDS, self.id, self.clock()):
+                    return
+        except IntegrityError:
+            return
+        result = prune_events(
+            self.factory,
+            self.config.retention_days * 86400,
+            self.clock(),
+            dry_run=False,
+            max_batches=PRUNE_BATCHES,
+        )
+        with transaction(self.factory) as session:
+            record_periodic(session, "retention", result.summary())
 
     def sync_inventory(self, every: float) -> None:
         """Refresh the inventory from Scalr if no worker did within `every` seconds."""
