@@ -101,8 +101,9 @@ def register_blueprints(app: Flask) -> None:
     from app.dashboard import bp as dashboard_bp
     from app.health import bp as health_bp
     from app.ingest.routes import bp as ingest_bp
-    from app.web import init_request_session
+    from app.web import init_request_ids, init_request_session
 
+    init_request_ids(app)
     init_request_session(app)
     app.register_blueprint(ingest_bp)
     app.register_blueprint(api_bp)

@@ -69,3 +69,25 @@ def get_clock() -> Callable[[], datetime]:
 def int_arg(name: str) -> int | None:
     """Read a whole-number query argument leniently (pages ignore what is not one)."""
     return whole_number(request.args.get(name))
+
+
+def init_request_ids(app: Flask) -> None:
+    """Give every request an id: in each log line written for it and in `X-Request-ID`."""
+    from app.logging_setup import bind, new_request_id, unbind
+
+    @app.before_request
+    def _bind_request_id() -> None:
+        g.request_id = new_request_id(request.headers.get("X-Request-ID"))
+        g.log_token = bind(request_id=g.request_id)
+
+    @app.after_request
+    def _echo_request_id(response: Any) -> Any:
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response
+
+    @app.teardown_request
+    def _unbind_request_id(_exc: BaseException | None) -> None:
+        token = g.pop("log_token", None)
+        if token is not None:
+            unbind(token)

@@ -23,6 +23,7 @@ from app.jobs.create import claim_event, process_event
 from app.jobs.notify import Listener
 from app.jobs.outcome import record_outcome
 from app.jobs.periodic import claim_periodic, record_periodic
+from app.logging_setup import bound
 from app.metrics import JOB_OUTCOMES
 from app.models.event import Event
 from app.models.job import RUNNING
@@ -147,6 +148,8 @@ class Worker:
                 )
                 return True
             event = session.get(Event, job.event_id)
+            request_id = (event.raw or {}).get("request_id") if event is not None else None
+            context = {"job_id": job.id, "event_id": job.event_id, "request_id": request_id}
             view = JobView(
                 id=job.id,
                 kind=job.kind,
@@ -157,10 +160,11 @@ class Worker:
                 farm_id=event.farm_id if event is not None else None,
             )
         self.current_job = view.id
-        started = self.clock()
-        outcome = perform(view, self.config, self.clients, self.http)
-        finished = self.clock()
-        recorded = self.record(view, outcome, started, finished)
+        with bound(**context):
+            started = self.clock()
+            outcome = perform(view, self.config, self.clients, self.http)
+            finished = self.clock()
+            recorded = self.record(view, outcome, started, finished)
         self.current_job = None
         self.jobs_done += 1
         if recorded is not None:

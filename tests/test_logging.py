@@ -1,0 +1,129 @@
+"""Logs: text or JSON lines, a request id on each, secrets redacted, one id from ingest to jobs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from app import migrate
+from app.logging_setup import ContextFilter, JsonFormatter, bound, new_request_id
+from app.redaction import RedactingFilter
+from tests.conftest import INGEST_TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def capture(formatter: logging.Formatter) -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(RedactingFilter())
+    handler.addFilter(ContextFilter())
+    logger = logging.getLogger(f"test.logging.{id(stream)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return logger, stream
+
+
+def test_json_lines_carry_the_bound_context_and_no_secret():
+    logger, stream = capture(JsonFormatter())
+    with bound(request_id="req-1", event_id=7), bound(job_id=42):
+        logger.info("called /api?token=%s", "s3cret-value")
+    logger.info("outside")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["request_id"] == "req-1" and first["event_id"] == 7 and first["job_id"] == 42
+    assert first["level"] == "INFO" and "s3cret-value" not in first["message"]
+    assert "request_id" not in second
+
+
+def test_text_lines_show_the_context_as_a_suffix():
+    logger, stream = capture(logging.Formatter("%(message)s%(context)s"))
+    with bound(request_id="abc"):
+        logger.info("hello")
+    assert stream.getvalue().strip() == "hello [request_id=abc]"
+
+
+def test_request_ids_are_kept_when_sane_and_made_otherwise():
+    assert new_request_id("edge-7f3a.1") == "edge-7f3a.1"
+    for hostile in ("", "a" * 65, "bad id", "x\r\nSet-Cookie: a=b", None):
+        made = new_request_id(hostile)
+        assert made != hostile and len(made) == 32
+
+
+def test_every_answer_carries_its_request_id(client):
+    echoed = client.get("/healthz", headers={"X-Request-ID": "from-proxy-1"})
+    assert echoed.headers["X-Request-ID"] == "from-proxy-1"
+    made = client.post(f"/events?token={INGEST_TOKEN}", data={"event": "HostUp", "message": "m"})
+    assert made.status_code == 202 and len(made.headers["X-Request-ID"]) == 32
+    refused = client.post("/events?token=nope", data={"event": "HostUp"})
+    assert refused.status_code == 401 and refused.headers["X-Request-ID"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_gunicorn_writes_json_access_lines_without_the_token(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'logs.db'}"
+    migrate.upgrade(db_url)
+    port = _free_port()
+    env = dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        INGEST_TOKEN=INGEST_TOKEN,
+        LIFEGUARD_INSTANCE_PATH=str(tmp_path),
+        BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="1",
+        LOG_FORMAT="json",
+    )
+    log_file = tmp_path / "gunicorn.log"
+    with log_file.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, log_file.read_text()
+                time.sleep(0.1)
+        answer = requests.post(
+            f"http://127.0.0.1:{port}/events?farm_id=1439&token={INGEST_TOKEN}",
+            data={"event": "OnHostUp", "message": "m"},
+            headers={"X-Request-ID": "trace-me-1"},
+            timeout=5,
+        )
+        assert answer.status_code == 202
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    text = log_file.read_text()
+    assert INGEST_TOKEN not in text
+    access = [
+        json.loads(line)
+        for line in text.splitlines()
+        if line.startswith("{") and '"gunicorn.access"' in line
+    ]
+    [posted] = [a for a in access if a["method"] == "POST"]
+    assert posted["path"] == "/events" and posted["status"] == "202"
+    assert posted["request_id"] == "trace-me-1"
+    assert "token=[redacted]" in posted["query"]
