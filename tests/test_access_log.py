@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import requests
 
 from app import migrate
 from app.redaction import RedactingFilter, redact
+from tests.processes import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sekr1t-ingest-token-xyz"
@@ -44,46 +41,18 @@ def test_filter_redacts_formatted_records():
 def test_gunicorn_access_log_redacts_token(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'gunicorn.db'}"
     migrate.upgrade(db_url)
-    port = _free_port()
     log_file = tmp_path / "gunicorn.log"
-    env = dict(
-        os.environ,
-        DATABASE_URL=db_url,
-        INGEST_TOKEN=SECRET,
-        LIFEGUARD_INSTANCE_PATH=str(tmp_path),
-        PORT=str(port),
-        BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY="1",
-    )
-    with log_file.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+    settings = {"DATABASE_URL": db_url, "INGEST_TOKEN": SECRET, "WEB_CONCURRENCY": "1"}
+    with gunicorn(log_file, LIFEGUARD_INSTANCE_PATH=str(tmp_path), **settings) as base:
+        answer = requests.post(
+            f"{base}/events?farm_id=1439&token={SECRET}",
+            data="event=OnHostUp&message=m",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=5,
         )
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    assert time.monotonic() < deadline, log_file.read_text()
-                    time.sleep(0.1)
-            answer = requests.post(
-                f"http://127.0.0.1:{port}/events?farm_id=1439&token={SECRET}",
-                data="event=OnHostUp&message=m",
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-                timeout=5,
-            )
-            assert answer.status_code == 202
-            bad = requests.post(f"http://127.0.0.1:{port}/events?token=wrong-{SECRET}", timeout=5)
-            assert bad.status_code == 401
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        assert answer.status_code == 202
+        bad = requests.post(f"{base}/events?token=wrong-{SECRET}", timeout=5)
+        assert bad.status_code == 401
     text = log_file.read_text()
     assert "POST /events?farm_id=1439&token=[redacted]" in text
     assert SECRET not in text

@@ -5,11 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import requests
@@ -18,6 +13,7 @@ from app import migrate
 from app.logging_setup import ContextFilter, JsonFormatter, bound, new_request_id
 from app.redaction import RedactingFilter
 from tests.conftest import INGEST_TOKEN
+from tests.processes import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,53 +65,19 @@ def test_every_answer_carries_its_request_id(client):
     assert refused.status_code == 401 and refused.headers["X-Request-ID"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_gunicorn_writes_json_access_lines_without_the_token(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'logs.db'}"
     migrate.upgrade(db_url)
-    port = _free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=db_url,
-        INGEST_TOKEN=INGEST_TOKEN,
-        LIFEGUARD_INSTANCE_PATH=str(tmp_path),
-        BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY="1",
-        LOG_FORMAT="json",
-    )
     log_file = tmp_path / "gunicorn.log"
-    with log_file.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, log_file.read_text()
-                time.sleep(0.1)
+    settings = {"DATABASE_URL": db_url, "INGEST_TOKEN": INGEST_TOKEN, "LOG_FORMAT": "json"}
+    with gunicorn(log_file, LIFEGUARD_INSTANCE_PATH=str(tmp_path), **settings) as base:
         answer = requests.post(
-            f"http://127.0.0.1:{port}/events?farm_id=1439&token={INGEST_TOKEN}",
+            f"{base}/events?farm_id=1439&token={INGEST_TOKEN}",
             data={"event": "OnHostUp", "message": "m"},
             headers={"X-Request-ID": "trace-me-1"},
             timeout=5,
         )
         assert answer.status_code == 202
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     text = log_file.read_text()
     assert INGEST_TOKEN not in text
     access = [

@@ -7,13 +7,8 @@ on the worker process's own endpoint.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import requests
@@ -21,6 +16,7 @@ import requests
 from app import migrate
 from tests.conftest import INGEST_TOKEN
 from tests.factories import SID
+from tests.processes import free_port, gunicorn
 from tests.stack import make_stack
 from tests.worker.test_processes import HELLO_RULE, start_worker, store_host_downs, wait_for
 
@@ -39,12 +35,6 @@ def value(text: str, metric: str, **labels: str) -> float:
         if all(found.get(k) == v for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_ingest_counts_arrivals_refusals_and_time(client):
@@ -75,38 +65,13 @@ def test_ingest_counts_arrivals_refusals_and_time(client):
     assert INGEST_TOKEN not in after
 
 
-def test_gunicorn_workers_add_up(tmp_path):
+def test_gunicorn_workers_add_up(tmp_path, monkeypatch):
     db_url = f"sqlite:///{tmp_path / 'metrics.db'}"
     migrate.upgrade(db_url)
-    port = free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=db_url,
-        INGEST_TOKEN=INGEST_TOKEN,
-        LIFEGUARD_INSTANCE_PATH=str(tmp_path),
-        BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY="2",
-        WEB_THREADS="2",
-    )
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)  # gunicorn makes its own
     log = tmp_path / "gunicorn.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
+    settings = {"DATABASE_URL": db_url, "INGEST_TOKEN": INGEST_TOKEN, "WEB_CONCURRENCY": "2"}
+    with gunicorn(log, LIFEGUARD_INSTANCE_PATH=str(tmp_path), WEB_THREADS="2", **settings) as base:
         for _ in range(20):
             answer = requests.post(  # a new connection each: both workers take some
                 f"{base}/events?token={INGEST_TOKEN}",
@@ -120,9 +85,6 @@ def test_gunicorn_workers_add_up(tmp_path):
             seen.add(
                 value(text, "lifeguard_events_received_total", name="HostDown", source="observer")
             )
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
     # Whichever worker answered the scrape, it reported the sum over both.
     assert seen == {20.0}, (seen, log.read_text())
 
