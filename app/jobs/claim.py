@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
-from app.jobs import policy
+from app.jobs import own_events, policy
 from app.jobs.chain import finish
 from app.jobs.locks import advisory_lock
 from app.jobs.policy import Verdict
@@ -111,6 +111,7 @@ def _over_budget(session: Session, job: ActionJob, config: Config, now: datetime
     breaker.closed_at = None
     breaker.closed_by = None
     log.warning("remediation breaker opened for %s: %s", env, verdict.reason)
+    own_events.breaker_opened(session, job, env, verdict.reason, now)
     return verdict
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.models.event import SOURCE_LIFEGUARD
 from app.models.job import CANCELLED, DRY_RUN, GOOD_ENDINGS, SKIPPED
 from app.rules.durations import format_duration
 
@@ -137,3 +138,16 @@ def lease_seconds(configured: int, action_timeout: object) -> float:
     if isinstance(action_timeout, bool) or not isinstance(action_timeout, int | float):
         return float(configured)
     return max(float(configured), 2 * float(action_timeout) + 30)
+
+
+# -- closed loop: Lifeguard's own events ---------------------------------------
+
+
+def emits_own_event(trigger_source: str | None) -> bool:
+    """Say whether a job may emit Lifeguard's own events: not when one of them triggered it.
+
+    A rule on `JobDead` whose webhook dies would otherwise emit a `JobDead`
+    that triggers the same rule again, without end. One level is enough to
+    alert a person; deeper failures are logged and shown on the job.
+    """
+    return trigger_source != SOURCE_LIFEGUARD
