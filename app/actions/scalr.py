@@ -1,5 +1,9 @@
 """The `scalr:` action: call a Scalr Query API action, after its guard.
 
+Changing actions carry a guard by default (`app.actions.scalr_guards`):
+reboot or terminate a Running server only, launch a terminated farm only,
+run a script only where a target runs; `guard: none` opts out.
+
 Decisions: Scalr parameters that the client sets itself (`Action`, `Version`,
 `KeyID`, `Signature`, ...) are refused, and `EnvID` is chosen by `env:`; a
 `ServerLaunch` without `guard: below_min_instances` draws a warning, because
@@ -15,6 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from app.actions import JobView, Kind, Outcome, Runtime, register
+from app.actions.scalr_guards import (
+    FARM_TERMINATED,
+    NO_GUARD,
+    SERVER_RUNNING,
+    TARGETS_RUNNING,
+    check_guard,
+    effective_guard,
+)
 from app.rules.checker import Checker, suggest
 from app.rules.operators import SCALAR_TYPES, type_name
 from app.rules.schema_actions import check_templates
@@ -35,9 +47,13 @@ if TYPE_CHECKING:
 # Server states that count toward a farm role's minimum (scalr-protocol.md 4, Status strings).
 LIVE_STATES = {"Pending launch", "Pending", "Initializing", "Running"}
 
-GUARDS: dict[str, str] = {
-    # guard name -> the one Scalr action it may sit on
-    "below_min_instances": "ServerLaunch",
+GUARDS: dict[str, tuple[str, ...]] = {
+    # guard name -> the Scalr actions it may sit on
+    "below_min_instances": ("ServerLaunch",),
+    SERVER_RUNNING: ("ServerReboot", "ServerTerminate"),
+    FARM_TERMINATED: ("FarmLaunch",),
+    TARGETS_RUNNING: ("ScriptExecute",),
+    NO_GUARD: tuple(ACTIONS),
 }
 
 
@@ -130,7 +146,8 @@ def run_scalr(job: JobView, clients: ClientCache) -> Outcome:
     retry_on_error = bool(spec.get("retry_on_error"))
     try:
         client = clients.get(job.environment or "default")
-        if spec.get("guard") == "below_min_instances":
+        guard = effective_guard(job.action, spec.get("guard"))
+        if guard == "below_min_instances":
             farm_role_id = str(job.params.get("FarmRoleID") or "")
             if job.farm_id is None or not farm_role_id.isdigit():
                 return Outcome(
@@ -140,6 +157,10 @@ def run_scalr(job: JobView, clients: ClientCache) -> Outcome:
             skip = check_min_instances(client, job.farm_id, int(farm_role_id))
             if skip is not None:
                 return skip
+        elif guard is not None:
+            verdict = check_guard(guard, client, job.action, job.params, job.farm_id)
+            if verdict is not None:
+                return Outcome("skipped", reason=verdict.reason)
         answer = client.call(job.action, **job.params)
     except ScalrConfigError as exc:
         return Outcome("dead", error=f"configuration: {exc}")
@@ -186,8 +207,9 @@ class ScalrKind(Kind):
         if guard is not None and guard not in GUARDS:
             check.error(child(path, "guard"), f"unknown guard {guard!r}{suggest(guard, GUARDS)}")
             guard = None
-        elif guard is not None and name is not None and GUARDS[guard] != name:
-            check.error(child(path, "guard"), f"guard {guard!r} is only valid on {GUARDS[guard]}")
+        elif guard is not None and name is not None and name not in GUARDS[guard]:
+            where = " or ".join(GUARDS[guard])
+            check.error(child(path, "guard"), f"guard {guard!r} is only valid on {where}")
             guard = None
         if name == "ServerLaunch" and guard is None and "guard" not in mapping:
             check.warn(

@@ -151,3 +151,51 @@ def emits_own_event(trigger_source: str | None) -> bool:
     alert a person; deeper failures are logged and shown on the job.
     """
     return trigger_source != SOURCE_LIFEGUARD
+
+
+# -- closed loop: live preconditions of changing Scalr actions -----------------
+# The `scalr:` action asks Scalr just before its call (app.actions.scalr_guards);
+# these say, from what Scalr answered, whether the call may go out.
+
+
+def server_not_running(
+    guard: str, action: str, server_id: str, status: str | None
+) -> Verdict | None:
+    """Skip a reboot or terminate of a server that Scalr does not report `Running`."""
+    if status == "Running":
+        return None
+    found = f"as {status!r}" if status else "in no farm it was asked about"
+    return Verdict(
+        SKIPPED, f"guard {guard}: Scalr reports server {server_id} {found}; {action} needs Running"
+    )
+
+
+def farm_not_terminated(guard: str, farm_id: str, status: int | None) -> Verdict | None:
+    """Skip a `FarmLaunch` of a farm that is not terminated (FarmsList Status 0)."""
+    if status == 0:
+        return None
+    names = {1: "running", 2: "terminating"}
+    found = (
+        "not in FarmsList" if status is None else f"{names.get(status, status)} (Status {status})"
+    )
+    return Verdict(
+        SKIPPED, f"guard {guard}: farm {farm_id} is {found}; FarmLaunch needs it terminated"
+    )
+
+
+def no_running_targets(guard: str, target: str, statuses: list[str]) -> Verdict | None:
+    """Skip a `ScriptExecute` when none of its target servers is `Running`."""
+    if "Running" in statuses:
+        return None
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    found = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no servers"
+    return Verdict(
+        SKIPPED, f"guard {guard}: no Running server in {target} (found {found}); script not run"
+    )
+
+
+def guard_cannot_check(guard: str, what: str) -> Verdict:
+    """Skip a guarded action whose parameters do not say what the guard must look at."""
+    return Verdict(SKIPPED, f"guard {guard}: cannot check, {what}")
