@@ -13,6 +13,7 @@ double-launch. An `<Error>` answer ends the job unless `retry_on_error:`.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from app.actions.scalr_guards import (
     check_guard,
     effective_guard,
 )
+from app.eventnames import strip_on_prefix
 from app.rules.checker import Checker, suggest
 from app.rules.operators import SCALAR_TYPES, type_name
 from app.rules.schema_actions import check_templates
@@ -57,6 +59,56 @@ GUARDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Actions whose server `expect:` can wait for: the answer's ServerID, else params.ServerID.
+EXPECT_ACTIONS = ("ServerLaunch", "ServerReboot", "ServerTerminate")
+MAX_EXPECT_WITHIN = 7 * 86400
+EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What success looks like: one of `events` for the action's server within `within` s."""
+
+    events: tuple[str, ...]
+    within: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the expectation as the job's spec keeps it."""
+        return {"events": list(self.events), "within": self.within}
+
+
+def parse_expect(
+    check: Checker, mapping: dict[str, Any], path: str, action: str | None
+) -> Expect | None:
+    """Read `expect: {event: HostUp, within: 10m}`; `event` may list several names."""
+    if "expect" not in mapping:
+        return None
+    where = child(path, "expect")
+    spec = check.mapping(mapping["expect"], where, ("event", "within"), ("event", "within"))
+    if spec is None:
+        return None
+    names = []
+    for raw in check.string_list(spec.get("event", []), child(where, "event"), allow_single=True):
+        name = strip_on_prefix(raw)
+        if not EVENT_NAME.fullmatch(name):
+            check.error(
+                child(where, "event"), f"bad event name {raw!r}: a plain identifier like HostUp"
+            )
+        elif name not in names:
+            names.append(name)
+    within = check.duration(spec, "within", where, default=0, maximum=MAX_EXPECT_WITHIN, minimum=1)
+    if action is not None and action not in EXPECT_ACTIONS:
+        check.error(
+            where,
+            f"expect: is only valid on {', '.join(EXPECT_ACTIONS)} "
+            "(the server it waits for is the answer's ServerID or params.ServerID)",
+        )
+        return None
+    if not names or within <= 0:
+        return None
+    return Expect(tuple(names), within)
+
+
 @dataclass(frozen=True)
 class ScalrAction:
     """Call a Scalr Query API action."""
@@ -68,6 +120,7 @@ class ScalrAction:
     guard: str | None = None
     retry_on_error: bool = False
     max_attempts: int = 5
+    expect: Expect | None = None
 
     @property
     def mutating(self) -> bool:
@@ -170,10 +223,10 @@ def run_scalr(job: JobView, clients: ClientCache) -> Outcome:
 
 
 class ScalrKind(Kind):
-    """`scalr: ServerLaunch` with `params:`, `env:`, `guard:`, `retry_on_error:`."""
+    """`scalr: ServerLaunch` with `params:`, `env:`, `guard:`, `retry_on_error:`, `expect:`."""
 
     name = "scalr"
-    keys = ("scalr", "env", "params", "guard", "retry_on_error")
+    keys = ("scalr", "env", "params", "guard", "retry_on_error", "expect")
 
     def parse(
         self, check: Checker, mapping: dict[str, Any], path: str, attempts: int
@@ -219,9 +272,10 @@ class ScalrKind(Kind):
             )
         env = check.get(mapping, "env", path, str, None)
         retry = check.get(mapping, "retry_on_error", path, bool, False)
+        expect = parse_expect(check, mapping, path, name)
         if name is None:
             return None
-        return ScalrAction(name, params, env or None, guard, retry, attempts)
+        return ScalrAction(name, params, env or None, guard, retry, attempts, expect)
 
     def render(self, action: ScalrAction, context: Mapping[str, Any]) -> RenderedAction:
         """Render the call's params; the action name, env and guard are not templates."""
@@ -234,6 +288,7 @@ class ScalrKind(Kind):
             retry_on_error=action.retry_on_error,
             max_attempts=action.max_attempts,
             mutating=action.mutating,
+            expect=action.expect.to_dict() if action.expect is not None else None,
         )
 
     def perform(self, job: JobView, runtime: Runtime) -> Outcome:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
-from app.jobs import own_events, policy
+from app.jobs import holds, own_events, policy
 from app.jobs.chain import finish
 from app.jobs.locks import advisory_lock
 from app.jobs.policy import Verdict
@@ -22,6 +22,7 @@ from app.models.event import Event
 from app.models.job import (
     CLAIMABLE,
     DEAD,
+    HELD,
     RETRYING,
     RUNNING,
     ActionJob,
@@ -127,6 +128,8 @@ def _guard(
         return verdict
     if job.attempts == 0 and (canceller := _cancelling_event(session, job)) is not None:
         return policy.cancelled_by(canceller.name, canceller.id)
+    if (verdict := holds.held_verdict(session, job)) is not None:
+        return verdict
     first_time = job.fired_at is None and not manual
     if first_time and (verdict := _throttled(session, job, ruleset, now)) is not None:
         return verdict
@@ -164,6 +167,8 @@ def claim_job(
     if job is None:
         return None
     if (verdict := _guard(session, job, ruleset, config, now)) is not None:
+        if verdict.status == HELD:
+            return holds.hold_job(job, verdict)
         return finish(session, job, verdict.status, verdict.reason, now)
     job.status = RUNNING
     job.attempts += 1

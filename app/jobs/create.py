@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.inventory import enrich_event, observe_event
-from app.jobs import policy
+from app.jobs import policy, verify
 from app.jobs.chain import finish
 from app.jobs.notify import JOBS_CHANNEL, notify
 from app.models.event import SOURCE_LIFEGUARD, Event
@@ -158,6 +158,7 @@ def process_event(
         enrich_event(session, event)
         observe_event(session, event, now)
     cancelled = cancel_waiting_jobs(session, event, now)
+    verify.confirm_by_event(session, event)
     fields = event.fields()
     evaluations = [evaluate(rule, fields) for rule in ruleset.rules_for(event.name)]
     states = {

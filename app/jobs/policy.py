@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.models.event import SOURCE_LIFEGUARD
-from app.models.job import CANCELLED, DRY_RUN, GOOD_ENDINGS, SKIPPED
+from app.models.job import (
+    CANCELLED,
+    DRY_RUN,
+    GOOD_ENDINGS,
+    HELD,
+    SKIPPED,
+    UNVERIFIED,
+    VERIFIED,
+)
 from app.rules.durations import format_duration
 
 
@@ -199,3 +207,66 @@ def no_running_targets(guard: str, target: str, statuses: list[str]) -> Verdict 
 def guard_cannot_check(guard: str, what: str) -> Verdict:
     """Skip a guarded action whose parameters do not say what the guard must look at."""
     return Verdict(SKIPPED, f"guard {guard}: cannot check, {what}")
+
+
+# -- closed loop: verification and holds ---------------------------------------
+
+
+def expected_server(action: str, params: dict[str, object], result: object) -> str | None:
+    """Return the server whose event confirms an action: the launched one, else its ServerID."""
+    if action == "ServerLaunch":
+        launched = result.get("ServerID") if isinstance(result, dict) else None
+        return str(launched) if launched else None
+    server = params.get("ServerID")
+    return str(server) if server else None
+
+
+def waiting_for(events: list[str], server_id: str | None, deadline: datetime) -> str:
+    """Say what a succeeded job with `expect:` waits for (its reason until it is settled)."""
+    names = " or ".join(events)
+    return (
+        f"waiting for {names} of server {server_id or '(none named)'} until {deadline:%H:%M:%S} UTC"
+    )
+
+
+def confirms(
+    events: list[str], expected_server_id: str | None, event_name: str, event_server_id: str | None
+) -> bool:
+    """Say whether an event is the one a succeeded action expects."""
+    return (
+        bool(expected_server_id) and event_server_id == expected_server_id and event_name in events
+    )
+
+
+def verified(event_name: str, event_id: int, server_id: str, waited_seconds: float) -> Verdict:
+    """End an expecting job `verified`: its confirming event arrived in time."""
+    return Verdict(
+        VERIFIED,
+        f"confirmed by {event_name} event #{event_id} of server {server_id} "
+        f"after {format_duration(max(0, int(waited_seconds)))}",
+    )
+
+
+def unverified(events: list[str], server_id: str | None, within_seconds: int) -> Verdict:
+    """End an expecting job `unverified`: its deadline passed without the confirming event."""
+    names = " or ".join(events)
+    if not server_id:
+        return Verdict(
+            UNVERIFIED,
+            f"no server to wait for: Scalr's answer named none; {names} could not confirm it",
+        )
+    return Verdict(
+        UNVERIFIED,
+        f"no {names} of server {server_id} within {format_duration(within_seconds)}",
+    )
+
+
+def hold_reason(rule: str, key: str, job_id: int, why: str) -> str:
+    """Say why a rule's launches are held for a throttle key (the hold's own reason)."""
+    scope = f"key {key!r}" if key else "every key"
+    return f"rule {rule!r} held for {scope}: job {job_id} {why}; a person clears the hold"
+
+
+def held(hold_id: int, reason: str) -> Verdict:
+    """Hold a changing Scalr job of a held rule and key until a person clears the hold."""
+    return Verdict(HELD, f"hold #{hold_id}: {reason}")
