@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.jobs import holds, own_events, policy
 from app.jobs.chain import finish
+from app.jobs.flapping import flapping_verdict
 from app.jobs.locks import advisory_lock
 from app.jobs.policy import Verdict
 from app.models.event import Event
@@ -129,6 +130,8 @@ def _guard(
     if job.attempts == 0 and (canceller := _cancelling_event(session, job)) is not None:
         return policy.cancelled_by(canceller.name, canceller.id)
     if (verdict := holds.held_verdict(session, job)) is not None:
+        return verdict
+    if (verdict := flapping_verdict(session, job, ruleset, config, now)) is not None:
         return verdict
     first_time = job.fired_at is None and not manual
     if first_time and (verdict := _throttled(session, job, ruleset, now)) is not None:

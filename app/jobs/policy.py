@@ -270,3 +270,42 @@ def hold_reason(rule: str, key: str, job_id: int, why: str) -> str:
 def held(hold_id: int, reason: str) -> Verdict:
     """Hold a changing Scalr job of a held rule and key until a person clears the hold."""
     return Verdict(HELD, f"hold #{hold_id}: {reason}")
+
+
+# -- closed loop: flapping -----------------------------------------------------
+
+FLAP_DOWN = ("HostDown", "HostCrash", "RebootBegin")
+FLAP_UP = ("HostInit", "HostUp", "RebootComplete")
+
+
+def flap_transitions(names: list[str]) -> int:
+    """Count the changes between down and up in a server's events, oldest first."""
+    changes = 0
+    last: str | None = None
+    for name in names:
+        side = "down" if name in FLAP_DOWN else "up" if name in FLAP_UP else None
+        if side is None:
+            continue
+        if last is not None and side != last:
+            changes += 1
+        last = side
+    return changes
+
+
+def flapping(
+    server_id: str, transitions: int, max_changes: int, per_seconds: int
+) -> Verdict | None:
+    """Skip a job for a server that went down and up more than `max_changes` times in `per`."""
+    if max_changes <= 0 or transitions <= max_changes:
+        return None
+    per = format_duration(per_seconds)
+    return Verdict(
+        SKIPPED,
+        f"flapping: server {server_id} changed between down and up {transitions} times in the "
+        f"last {per} (max {max_changes}); remediation waits until it is quiet for {per}",
+    )
+
+
+def new_flap_episode(last_change_at: datetime | None, now: datetime, per_seconds: int) -> bool:
+    """Say whether flapping found now starts a new episode (FlapDetected is emitted once each)."""
+    return last_change_at is None or last_change_at < now - timedelta(seconds=per_seconds)

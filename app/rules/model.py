@@ -82,6 +82,17 @@ class Throttle:
 
 
 @dataclass(frozen=True)
+class Flap:
+    """A server changing between down and up more than `max` times in `per` s is flapping.
+
+    `max` 0 (`flap: false`) turns the check off for the rule.
+    """
+
+    max: int
+    per: int
+
+
+@dataclass(frozen=True)
 class Rule:
     """One validated rule."""
 
@@ -97,6 +108,7 @@ class Rule:
     dry_run: bool = False
     on_failure: Literal["stop", "continue"] = "stop"
     line: int | None = None
+    flap: Flap | None = None  # None: the global default (FLAP_MAX, FLAP_WINDOW_SECONDS)
 
 
 class RuleSet:
