@@ -165,6 +165,7 @@ def register(app: Flask) -> None:
     """Attach every command group to `app`."""
     from app.config_check import config_cli
     from app.dashboard.cli import seed_events_command
+    from app.jobs.cli import holds_cli
     from app.rules.cli import rules_cli
     from app.scalr.cli import scalr_cli
     from app.worker.cli import worker_command
@@ -175,9 +176,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(events_cli)
+    app.cli.add_command(holds_cli)
     app.cli.add_command(rules_cli)
     app.cli.add_command(scalr_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(scalr_sim_command, "scalr-sim")
-    for command in (db_cli, demo_cli, events_cli, rules_cli, scalr_cli, worker_command):
+    for command in (db_cli, demo_cli, events_cli, holds_cli, rules_cli, scalr_cli, worker_command):
         guard_schema(command)

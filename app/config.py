@@ -109,6 +109,10 @@ class Config:
     # Remediation budget: at most this many changing Scalr calls per window per environment.
     budget_max: int = 20
     budget_window_seconds: int = 3600
+    # Flapping: a server changing between down and up more than this many times in the
+    # window has its jobs skipped (a rule's `flap:` overrides; 0 turns the default off).
+    flap_max: int = 3
+    flap_window_seconds: int = 1800
     worker_lease_seconds: int = 120
     worker_poll_seconds: float = 0.5
     # The worker serves its own /metrics here (0: not at all); the web processes serve theirs.
@@ -166,6 +170,10 @@ class Config:
                 env.get("REMEDIATION_BUDGET_WINDOW_SECONDS"),
                 3600,
                 minimum=1,
+            ),
+            flap_max=parse_int("FLAP_MAX", env.get("FLAP_MAX"), 3),
+            flap_window_seconds=parse_int(
+                "FLAP_WINDOW_SECONDS", env.get("FLAP_WINDOW_SECONDS"), 1800, minimum=1
             ),
             worker_lease_seconds=parse_int(
                 "WORKER_LEASE_SECONDS", env.get("WORKER_LEASE_SECONDS"), 120, minimum=1

@@ -15,3 +15,15 @@ _ON_PREFIX_RE = re.compile(r"On(?=[A-Z])")
 def strip_on_prefix(name: str) -> str:
     """Return `name` without one leading `On` before an uppercase letter."""
     return name[2:] if _ON_PREFIX_RE.match(name) else name
+
+
+# Events Lifeguard emits itself (`source: lifeguard`), matched by rules like Scalr's.
+LIFEGUARD_EVENTS: tuple[str, ...] = (
+    "RemediationUnverified",
+    "FlapDetected",
+    "StormDetected",
+    "IngestGap",
+    "BreakerOpened",
+    "JobDead",
+    "KillSwitchEngaged",
+)

@@ -1,5 +1,9 @@
 """The `scalr:` action: call a Scalr Query API action, after its guard.
 
+Changing actions carry a guard by default (`app.actions.scalr_guards`):
+reboot or terminate a Running server only, launch a terminated farm only,
+run a script only where a target runs; `guard: none` opts out.
+
 Decisions: Scalr parameters that the client sets itself (`Action`, `Version`,
 `KeyID`, `Signature`, ...) are refused, and `EnvID` is chosen by `env:`; a
 `ServerLaunch` without `guard: below_min_instances` draws a warning, because
@@ -9,12 +13,22 @@ double-launch. An `<Error>` answer ends the job unless `retry_on_error:`.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from app.actions import JobView, Kind, Outcome, Runtime, register
+from app.actions.scalr_guards import (
+    FARM_TERMINATED,
+    NO_GUARD,
+    SERVER_RUNNING,
+    TARGETS_RUNNING,
+    check_guard,
+    effective_guard,
+)
+from app.eventnames import strip_on_prefix
 from app.rules.checker import Checker, suggest
 from app.rules.operators import SCALAR_TYPES, type_name
 from app.rules.schema_actions import check_templates
@@ -35,10 +49,64 @@ if TYPE_CHECKING:
 # Server states that count toward a farm role's minimum (scalr-protocol.md 4, Status strings).
 LIVE_STATES = {"Pending launch", "Pending", "Initializing", "Running"}
 
-GUARDS: dict[str, str] = {
-    # guard name -> the one Scalr action it may sit on
-    "below_min_instances": "ServerLaunch",
+GUARDS: dict[str, tuple[str, ...]] = {
+    # guard name -> the Scalr actions it may sit on
+    "below_min_instances": ("ServerLaunch",),
+    SERVER_RUNNING: ("ServerReboot", "ServerTerminate"),
+    FARM_TERMINATED: ("FarmLaunch",),
+    TARGETS_RUNNING: ("ScriptExecute",),
+    NO_GUARD: tuple(ACTIONS),
 }
+
+
+# Actions whose server `expect:` can wait for: the answer's ServerID, else params.ServerID.
+EXPECT_ACTIONS = ("ServerLaunch", "ServerReboot", "ServerTerminate")
+MAX_EXPECT_WITHIN = 7 * 86400
+EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What success looks like: one of `events` for the action's server within `within` s."""
+
+    events: tuple[str, ...]
+    within: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the expectation as the job's spec keeps it."""
+        return {"events": list(self.events), "within": self.within}
+
+
+def parse_expect(
+    check: Checker, mapping: dict[str, Any], path: str, action: str | None
+) -> Expect | None:
+    """Read `expect: {event: HostUp, within: 10m}`; `event` may list several names."""
+    if "expect" not in mapping:
+        return None
+    where = child(path, "expect")
+    spec = check.mapping(mapping["expect"], where, ("event", "within"), ("event", "within"))
+    if spec is None:
+        return None
+    names = []
+    for raw in check.string_list(spec.get("event", []), child(where, "event"), allow_single=True):
+        name = strip_on_prefix(raw)
+        if not EVENT_NAME.fullmatch(name):
+            check.error(
+                child(where, "event"), f"bad event name {raw!r}: a plain identifier like HostUp"
+            )
+        elif name not in names:
+            names.append(name)
+    within = check.duration(spec, "within", where, default=0, maximum=MAX_EXPECT_WITHIN, minimum=1)
+    if action is not None and action not in EXPECT_ACTIONS:
+        check.error(
+            where,
+            f"expect: is only valid on {', '.join(EXPECT_ACTIONS)} "
+            "(the server it waits for is the answer's ServerID or params.ServerID)",
+        )
+        return None
+    if not names or within <= 0:
+        return None
+    return Expect(tuple(names), within)
 
 
 @dataclass(frozen=True)
@@ -52,6 +120,7 @@ class ScalrAction:
     guard: str | None = None
     retry_on_error: bool = False
     max_attempts: int = 5
+    expect: Expect | None = None
 
     @property
     def mutating(self) -> bool:
@@ -130,7 +199,8 @@ def run_scalr(job: JobView, clients: ClientCache) -> Outcome:
     retry_on_error = bool(spec.get("retry_on_error"))
     try:
         client = clients.get(job.environment or "default")
-        if spec.get("guard") == "below_min_instances":
+        guard = effective_guard(job.action, spec.get("guard"))
+        if guard == "below_min_instances":
             farm_role_id = str(job.params.get("FarmRoleID") or "")
             if job.farm_id is None or not farm_role_id.isdigit():
                 return Outcome(
@@ -140,6 +210,10 @@ def run_scalr(job: JobView, clients: ClientCache) -> Outcome:
             skip = check_min_instances(client, job.farm_id, int(farm_role_id))
             if skip is not None:
                 return skip
+        elif guard is not None:
+            verdict = check_guard(guard, client, job.action, job.params, job.farm_id)
+            if verdict is not None:
+                return Outcome("skipped", reason=verdict.reason)
         answer = client.call(job.action, **job.params)
     except ScalrConfigError as exc:
         return Outcome("dead", error=f"configuration: {exc}")
@@ -149,10 +223,10 @@ def run_scalr(job: JobView, clients: ClientCache) -> Outcome:
 
 
 class ScalrKind(Kind):
-    """`scalr: ServerLaunch` with `params:`, `env:`, `guard:`, `retry_on_error:`."""
+    """`scalr: ServerLaunch` with `params:`, `env:`, `guard:`, `retry_on_error:`, `expect:`."""
 
     name = "scalr"
-    keys = ("scalr", "env", "params", "guard", "retry_on_error")
+    keys = ("scalr", "env", "params", "guard", "retry_on_error", "expect")
 
     def parse(
         self, check: Checker, mapping: dict[str, Any], path: str, attempts: int
@@ -186,8 +260,9 @@ class ScalrKind(Kind):
         if guard is not None and guard not in GUARDS:
             check.error(child(path, "guard"), f"unknown guard {guard!r}{suggest(guard, GUARDS)}")
             guard = None
-        elif guard is not None and name is not None and GUARDS[guard] != name:
-            check.error(child(path, "guard"), f"guard {guard!r} is only valid on {GUARDS[guard]}")
+        elif guard is not None and name is not None and name not in GUARDS[guard]:
+            where = " or ".join(GUARDS[guard])
+            check.error(child(path, "guard"), f"guard {guard!r} is only valid on {where}")
             guard = None
         if name == "ServerLaunch" and guard is None and "guard" not in mapping:
             check.warn(
@@ -197,9 +272,10 @@ class ScalrKind(Kind):
             )
         env = check.get(mapping, "env", path, str, None)
         retry = check.get(mapping, "retry_on_error", path, bool, False)
+        expect = parse_expect(check, mapping, path, name)
         if name is None:
             return None
-        return ScalrAction(name, params, env or None, guard, retry, attempts)
+        return ScalrAction(name, params, env or None, guard, retry, attempts, expect)
 
     def render(self, action: ScalrAction, context: Mapping[str, Any]) -> RenderedAction:
         """Render the call's params; the action name, env and guard are not templates."""
@@ -212,6 +288,7 @@ class ScalrKind(Kind):
             retry_on_error=action.retry_on_error,
             max_attempts=action.max_attempts,
             mutating=action.mutating,
+            expect=action.expect.to_dict() if action.expect is not None else None,
         )
 
     def perform(self, job: JobView, runtime: Runtime) -> Outcome:

@@ -30,6 +30,7 @@ from app.api import (  # noqa: E402, F401  (routes register on bp)
     actions,
     events,
     explanations,
+    holds,
     openapi,
     rules,
     servers,

@@ -130,6 +130,16 @@ SPEC: dict[str, Any] = {
         "/api/v1/actions/{job_id}/run": _post(
             "Make a scheduled job due now", _ref("ActionJob"), [JOB_ID]
         ),
+        "/api/v1/holds": _get(
+            "Holds in force (a remediation left unverified); ?all=1 adds cleared ones",
+            {"type": "object"},
+            [],
+        ),
+        "/api/v1/holds/{hold_id}/clear": _post(
+            "Clear a hold; body {held_jobs: release|cancel} decides the held jobs",
+            {"type": "object"},
+            [_param("hold_id", "path", schema={"type": "integer"})],
+        ),
         "/api/v1/rules": _get("Running rules with state and activity", _list_of("Rule"), []),
         "/api/v1/rules/{name}": _get("One rule", _ref("Rule"), [RULE]),
         "/api/v1/rules/{name}/pause": _post("Pause a rule", _ref("Rule"), [RULE]),

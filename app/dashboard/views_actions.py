@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from app.dashboard import bp
 from app.dashboard.auth import who
 from app.jobs.control import CONTROLS, ControlError, apply_control
+from app.jobs.holds import CANCEL, RELEASE, active_hold, clear_hold
 from app.models.job import STATUSES
 from app.queries.events import get_event
 from app.queries.jobs import JobFilters, get_job, list_jobs
@@ -62,7 +63,35 @@ def action(job_id: int) -> str:
     if job is None:
         abort(404, f"No action job {job_id}.")
     event = get_event(session, job.event_id)
-    return render_template("dashboard/action.html", job=job, event=event)
+    confirming = get_event(session, job.verified_event_id) if job.verified_event_id else None
+    hold = active_hold(session, job.rule, job.throttle_key) if job.kind == "scalr" else None
+    return render_template(
+        "dashboard/action.html", job=job, event=event, confirming=confirming, hold=hold
+    )
+
+
+@bp.post("/actions/<int:job_id>/clear-hold")
+def clear_action_hold(job_id: int) -> Response:
+    """Clear the hold on a job's rule and key; release (or cancel) the held jobs."""
+    session = get_session()
+    job = get_job(session, job_id)
+    if job is None:
+        abort(404, f"No action job {job_id}.")
+    hold = active_hold(session, job.rule, job.throttle_key)
+    if hold is None:
+        flash("No hold is in force for this rule and key.", "error")
+        return redirect(url_for("dashboard.action", job_id=job_id), code=303)
+    choice = CANCEL if request.form.get("held_jobs") == CANCEL else RELEASE
+    try:
+        _, jobs = clear_hold(session, hold.id, who(), choice)
+    except ControlError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+    else:
+        session.commit()
+        done = "cancelled" if choice == CANCEL else "released"
+        flash(f"Hold #{hold.id} cleared; {len(jobs)} held jobs {done}.", "ok")
+    return redirect(url_for("dashboard.action", job_id=job_id), code=303)
 
 
 @bp.post("/actions/<int:job_id>/<any(retry, cancel, run):operation>")

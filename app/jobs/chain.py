@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.jobs import policy
-from app.models.job import SCHEDULED, SKIPPED, ActionJob
+from app.jobs import own_events, policy
+from app.models.job import DEAD, SCHEDULED, SKIPPED, ActionJob
 
 
 def _followers(session: Session, job: ActionJob, statuses: tuple[str, ...]) -> list[ActionJob]:
@@ -51,12 +51,18 @@ def release_followers(session: Session, job: ActionJob, now: datetime) -> None:
 def finish(
     session: Session, job: ActionJob, status: str, reason: str | None, now: datetime
 ) -> ActionJob:
-    """End `job` with `status` and `reason`, free its lease, and settle its followers."""
+    """End `job` with `status` and `reason`, free its lease, and settle its followers.
+
+    A job that ends `dead` emits Lifeguard's own `JobDead` event (unless a
+    Lifeguard event triggered it: `policy.emits_own_event`).
+    """
     job.status = status
     job.reason = reason
     job.finished_at = now
     job.locked_by = None
     job.lease_expires_at = None
+    if status == DEAD:
+        own_events.job_dead(session, job, now)
     release_followers(session, job, now)
     return job
 

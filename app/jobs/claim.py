@@ -14,14 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
-from app.jobs import policy
+from app.jobs import holds, own_events, policy
 from app.jobs.chain import finish
+from app.jobs.flapping import flapping_verdict
 from app.jobs.locks import advisory_lock
 from app.jobs.policy import Verdict
 from app.models.event import Event
 from app.models.job import (
     CLAIMABLE,
     DEAD,
+    HELD,
     RETRYING,
     RUNNING,
     ActionJob,
@@ -111,6 +113,7 @@ def _over_budget(session: Session, job: ActionJob, config: Config, now: datetime
     breaker.closed_at = None
     breaker.closed_by = None
     log.warning("remediation breaker opened for %s: %s", env, verdict.reason)
+    own_events.breaker_opened(session, job, env, verdict.reason, now)
     return verdict
 
 
@@ -126,6 +129,10 @@ def _guard(
         return verdict
     if job.attempts == 0 and (canceller := _cancelling_event(session, job)) is not None:
         return policy.cancelled_by(canceller.name, canceller.id)
+    if (verdict := holds.held_verdict(session, job)) is not None:
+        return verdict
+    if (verdict := flapping_verdict(session, job, ruleset, config, now)) is not None:
+        return verdict
     first_time = job.fired_at is None and not manual
     if first_time and (verdict := _throttled(session, job, ruleset, now)) is not None:
         return verdict
@@ -163,6 +170,8 @@ def claim_job(
     if job is None:
         return None
     if (verdict := _guard(session, job, ruleset, config, now)) is not None:
+        if verdict.status == HELD:
+            return holds.hold_job(job, verdict)
         return finish(session, job, verdict.status, verdict.reason, now)
     job.status = RUNNING
     job.attempts += 1

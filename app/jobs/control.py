@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.jobs.chain import finish, reopen_followers
-from app.models.job import CANCELLED, DEAD, RETRYING, SCHEDULED, SKIPPED, ActionJob
+from app.models.job import CANCELLED, DEAD, HELD, RETRYING, SCHEDULED, SKIPPED, ActionJob
 from app.models.ops import Breaker, RuleState
 
 
@@ -57,12 +57,13 @@ def retry_job(session: Session, job_id: int, who: str, now: datetime | None = No
 
 
 def cancel_job(session: Session, job_id: int, who: str, now: datetime | None = None) -> ActionJob:
-    """Cancel a job that has not started (scheduled or waiting to retry)."""
+    """Cancel a job that has not started (scheduled, waiting to retry, or held)."""
     job = _job(session, job_id)
-    if job.status not in (SCHEDULED, RETRYING):
+    if job.status not in (SCHEDULED, RETRYING, HELD):
         raise ControlError(
             "not_cancellable",
-            f"Job {job_id} is {job.status}; only scheduled or retrying jobs can be cancelled.",
+            f"Job {job_id} is {job.status}; only scheduled or retrying jobs can be cancelled "
+            "(and held ones).",
         )
     return finish(session, job, CANCELLED, f"cancelled by {who}", now or utcnow())
 

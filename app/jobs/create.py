@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.inventory import enrich_event, observe_event
-from app.jobs import policy
+from app.jobs import policy, verify
 from app.jobs.chain import finish
 from app.jobs.notify import JOBS_CHANNEL, notify
-from app.models.event import Event
+from app.models.event import SOURCE_LIFEGUARD, Event
 from app.models.job import CANCELLED, CLAIMABLE, SCHEDULED, SKIPPED, ActionJob
 from app.models.ops import RuleState
 from app.rules.errors import TemplateError
@@ -153,9 +153,12 @@ def process_event(
     session: Session, event: Event, ruleset: RuleSet, now: datetime
 ) -> list[ActionJob]:
     """Enrich, learn, cancel, match and create jobs for one claimed event (caller commits)."""
-    enrich_event(session, event)
-    observe_event(session, event, now)
+    if event.source != SOURCE_LIFEGUARD:
+        # Lifeguard's own events copy their fields from the event they concern.
+        enrich_event(session, event)
+        observe_event(session, event, now)
     cancelled = cancel_waiting_jobs(session, event, now)
+    verify.confirm_by_event(session, event)
     fields = event.fields()
     evaluations = [evaluate(rule, fields) for rule in ruleset.rules_for(event.name)]
     states = {

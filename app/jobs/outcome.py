@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from app.jobs import verify
 from app.jobs.chain import finish
 from app.models.job import DEAD, RETRYING, RUNNING, SKIPPED, SUCCEEDED, ActionJob, JobAttempt
 
@@ -149,6 +150,7 @@ def record_outcome(
         job.lease_expires_at = None
     else:
         finish(session, job, step.status, step.reason, now)
+        verify.start_expecting(session, job, now)
     log.info(
         "job %s %s %s attempt %d -> %s in %d ms%s",
         job.id,

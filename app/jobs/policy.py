@@ -11,7 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.models.job import CANCELLED, DRY_RUN, GOOD_ENDINGS, SKIPPED
+from app.models.event import SOURCE_LIFEGUARD
+from app.models.job import (
+    CANCELLED,
+    DRY_RUN,
+    GOOD_ENDINGS,
+    HELD,
+    SKIPPED,
+    UNVERIFIED,
+    VERIFIED,
+)
 from app.rules.durations import format_duration
 
 
@@ -137,3 +146,166 @@ def lease_seconds(configured: int, action_timeout: object) -> float:
     if isinstance(action_timeout, bool) or not isinstance(action_timeout, int | float):
         return float(configured)
     return max(float(configured), 2 * float(action_timeout) + 30)
+
+
+# -- closed loop: Lifeguard's own events ---------------------------------------
+
+
+def emits_own_event(trigger_source: str | None) -> bool:
+    """Say whether a job may emit Lifeguard's own events: not when one of them triggered it.
+
+    A rule on `JobDead` whose webhook dies would otherwise emit a `JobDead`
+    that triggers the same rule again, without end. One level is enough to
+    alert a person; deeper failures are logged and shown on the job.
+    """
+    return trigger_source != SOURCE_LIFEGUARD
+
+
+# -- closed loop: live preconditions of changing Scalr actions -----------------
+# The `scalr:` action asks Scalr just before its call (app.actions.scalr_guards);
+# these say, from what Scalr answered, whether the call may go out.
+
+
+def server_not_running(
+    guard: str, action: str, server_id: str, status: str | None
+) -> Verdict | None:
+    """Skip a reboot or terminate of a server that Scalr does not report `Running`."""
+    if status == "Running":
+        return None
+    found = f"as {status!r}" if status else "in no farm it was asked about"
+    return Verdict(
+        SKIPPED, f"guard {guard}: Scalr reports server {server_id} {found}; {action} needs Running"
+    )
+
+
+def farm_not_terminated(guard: str, farm_id: str, status: int | None) -> Verdict | None:
+    """Skip a `FarmLaunch` of a farm that is not terminated (FarmsList Status 0)."""
+    if status == 0:
+        return None
+    names = {1: "running", 2: "terminating"}
+    found = (
+        "not in FarmsList" if status is None else f"{names.get(status, status)} (Status {status})"
+    )
+    return Verdict(
+        SKIPPED, f"guard {guard}: farm {farm_id} is {found}; FarmLaunch needs it terminated"
+    )
+
+
+def no_running_targets(guard: str, target: str, statuses: list[str]) -> Verdict | None:
+    """Skip a `ScriptExecute` when none of its target servers is `Running`."""
+    if "Running" in statuses:
+        return None
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    found = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no servers"
+    return Verdict(
+        SKIPPED, f"guard {guard}: no Running server in {target} (found {found}); script not run"
+    )
+
+
+def guard_cannot_check(guard: str, what: str) -> Verdict:
+    """Skip a guarded action whose parameters do not say what the guard must look at."""
+    return Verdict(SKIPPED, f"guard {guard}: cannot check, {what}")
+
+
+# -- closed loop: verification and holds ---------------------------------------
+
+
+def expected_server(action: str, params: dict[str, object], result: object) -> str | None:
+    """Return the server whose event confirms an action: the launched one, else its ServerID."""
+    if action == "ServerLaunch":
+        launched = result.get("ServerID") if isinstance(result, dict) else None
+        return str(launched) if launched else None
+    server = params.get("ServerID")
+    return str(server) if server else None
+
+
+def waiting_for(events: list[str], server_id: str | None, deadline: datetime) -> str:
+    """Say what a succeeded job with `expect:` waits for (its reason until it is settled)."""
+    names = " or ".join(events)
+    return (
+        f"waiting for {names} of server {server_id or '(none named)'} until {deadline:%H:%M:%S} UTC"
+    )
+
+
+def confirms(
+    events: list[str], expected_server_id: str | None, event_name: str, event_server_id: str | None
+) -> bool:
+    """Say whether an event is the one a succeeded action expects."""
+    return (
+        bool(expected_server_id) and event_server_id == expected_server_id and event_name in events
+    )
+
+
+def verified(event_name: str, event_id: int, server_id: str, waited_seconds: float) -> Verdict:
+    """End an expecting job `verified`: its confirming event arrived in time."""
+    return Verdict(
+        VERIFIED,
+        f"confirmed by {event_name} event #{event_id} of server {server_id} "
+        f"after {format_duration(max(0, int(waited_seconds)))}",
+    )
+
+
+def unverified(events: list[str], server_id: str | None, within_seconds: int) -> Verdict:
+    """End an expecting job `unverified`: its deadline passed without the confirming event."""
+    names = " or ".join(events)
+    if not server_id:
+        return Verdict(
+            UNVERIFIED,
+            f"no server to wait for: Scalr's answer named none; {names} could not confirm it",
+        )
+    return Verdict(
+        UNVERIFIED,
+        f"no {names} of server {server_id} within {format_duration(within_seconds)}",
+    )
+
+
+def hold_reason(rule: str, key: str, job_id: int, why: str) -> str:
+    """Say why a rule's launches are held for a throttle key (the hold's own reason)."""
+    scope = f"key {key!r}" if key else "every key"
+    return f"rule {rule!r} held for {scope}: job {job_id} {why}; a person clears the hold"
+
+
+def held(hold_id: int, reason: str) -> Verdict:
+    """Hold a changing Scalr job of a held rule and key until a person clears the hold."""
+    return Verdict(HELD, f"hold #{hold_id}: {reason}")
+
+
+# -- closed loop: flapping -----------------------------------------------------
+
+FLAP_DOWN = ("HostDown", "HostCrash", "RebootBegin")
+FLAP_UP = ("HostInit", "HostUp", "RebootComplete")
+
+
+def flap_transitions(names: list[str]) -> int:
+    """Count the changes between down and up in a server's events, oldest first."""
+    changes = 0
+    last: str | None = None
+    for name in names:
+        side = "down" if name in FLAP_DOWN else "up" if name in FLAP_UP else None
+        if side is None:
+            continue
+        if last is not None and side != last:
+            changes += 1
+        last = side
+    return changes
+
+
+def flapping(
+    server_id: str, transitions: int, max_changes: int, per_seconds: int
+) -> Verdict | None:
+    """Skip a job for a server that went down and up more than `max_changes` times in `per`."""
+    if max_changes <= 0 or transitions <= max_changes:
+        return None
+    per = format_duration(per_seconds)
+    return Verdict(
+        SKIPPED,
+        f"flapping: server {server_id} changed between down and up {transitions} times in the "
+        f"last {per} (max {max_changes}); remediation waits until it is quiet for {per}",
+    )
+
+
+def new_flap_episode(last_change_at: datetime | None, now: datetime, per_seconds: int) -> bool:
+    """Say whether flapping found now starts a new episode (FlapDetected is emitted once each)."""
+    return last_change_at is None or last_change_at < now - timedelta(seconds=per_seconds)

@@ -4,6 +4,7 @@ from app.db import Base
 from app.models.event import Event
 from app.models.inventory import Server
 from app.models.job import ActionJob, JobAttempt
+from app.models.loop import FlapEpisode, Hold
 from app.models.ops import Breaker, PeriodicTask, RuleState, WorkerHeartbeat
 from app.models.scalr import ScalrApiUsage
 
@@ -12,6 +13,8 @@ __all__ = [
     "Base",
     "Breaker",
     "Event",
+    "FlapEpisode",
+    "Hold",
     "JobAttempt",
     "PeriodicTask",
     "RuleState",

@@ -13,6 +13,8 @@ from app.models.types import BigIntPK
 
 SOURCE_OBSERVER = "observer"
 SOURCE_WEBHOOK = "webhook"
+# Lifeguard's own events (JobDead, RemediationUnverified, ...): app.jobs.own_events.
+SOURCE_LIFEGUARD = "lifeguard"
 
 
 class Event(Base):

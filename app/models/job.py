@@ -19,12 +19,20 @@ DEAD = "dead"
 CANCELLED = "cancelled"
 SKIPPED = "skipped"
 DRY_RUN = "dry_run"
+# The closed loop (app.jobs.verify, app.jobs.holds): a succeeded action with `expect:`
+# ends verified or unverified; a hold keeps a job waiting for a person.
+VERIFIED = "verified"
+UNVERIFIED = "unverified"
+HELD = "held"
 
-STATUSES = (SCHEDULED, RUNNING, SUCCEEDED, RETRYING, DEAD, CANCELLED, SKIPPED, DRY_RUN)
+STATUSES = (
+    SCHEDULED, RUNNING, SUCCEEDED, RETRYING, DEAD, CANCELLED, SKIPPED, DRY_RUN,
+    VERIFIED, UNVERIFIED, HELD,
+)  # fmt: skip
 CLAIMABLE = (SCHEDULED, RETRYING)
-FINISHED = (SUCCEEDED, DEAD, CANCELLED, SKIPPED, DRY_RUN)
+FINISHED = (SUCCEEDED, DEAD, CANCELLED, SKIPPED, DRY_RUN, VERIFIED, UNVERIFIED)
 # A follow-up action may run after these when its rule says `on_failure: stop`.
-GOOD_ENDINGS = (SUCCEEDED, DRY_RUN)
+GOOD_ENDINGS = (SUCCEEDED, DRY_RUN, VERIFIED)
 
 
 class ActionJob(Base):
@@ -68,6 +76,10 @@ class ActionJob(Base):
     on_failure: Mapped[str] = mapped_column(String(16), default="stop")
     # Set while an earlier action of the same rule and event has not finished.
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # `expect:` of a succeeded action: the server whose event confirms it, and by when.
+    expect_server_id: Mapped[str | None] = mapped_column(String(64))
+    expect_deadline: Mapped[datetime | None] = mapped_column()
+    verified_event_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -86,6 +98,13 @@ class ActionJob(Base):
         Index("ix_action_jobs_rule_throttle", "rule", "throttle_key", "created_at"),
         Index("ix_action_jobs_env_fired", "environment", "fired_at"),
         Index("ix_action_jobs_lease", "lease_expires_at"),
+        # Jobs waiting for their confirming event: few rows, read on every event and tick.
+        Index(
+            "ix_action_jobs_expecting",
+            "expect_server_id",
+            postgresql_where=text("expect_deadline IS NOT NULL AND status = 'succeeded'"),
+            sqlite_where=text("expect_deadline IS NOT NULL AND status = 'succeeded'"),
+        ),
     )
 
 

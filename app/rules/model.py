@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from app.actions import Action
+from app.eventnames import LIFEGUARD_EVENTS
 
 # The normalised event fields (DESIGN.md); `data` is the only one with sub-keys.
 EVENT_FIELDS: tuple[str, ...] = (
@@ -35,8 +36,8 @@ EVENT_FIELDS: tuple[str, ...] = (
     "enriched_fields",
 )
 
-# Event names Scalr sends (scalr-protocol.md 1.5). Others are accepted, since custom
-# events carry their own names, but draw a "did you mean" warning.
+# Event names Scalr sends (scalr-protocol.md 1.5) and Lifeguard's own. Others are accepted,
+# since custom events carry their own names, but draw a "did you mean" warning.
 KNOWN_EVENTS: frozenset[str] = frozenset({
     "HostInit", "BeforeHostUp", "HostUp", "HostDown", "HostCrash", "BeforeInstanceLaunch",
     "BeforeHostTerminate", "RebootBegin", "RebootComplete", "IPAddressChanged",
@@ -45,7 +46,7 @@ KNOWN_EVENTS: frozenset[str] = frozenset({
     "MySQLReplicationRecovered", "DNSZoneUpdated", "EBSVolumeMounted", "EBSVolumeAttached",
     "RoleOptionChanged", "ServiceConfigurationPresetChanged", "CustomEvent", "CheckFailed",
     "CheckRecovered",
-})  # fmt: skip
+}) | frozenset(LIFEGUARD_EVENTS)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,17 @@ class Throttle:
 
 
 @dataclass(frozen=True)
+class Flap:
+    """A server changing between down and up more than `max` times in `per` s is flapping.
+
+    `max` 0 (`flap: false`) turns the check off for the rule.
+    """
+
+    max: int
+    per: int
+
+
+@dataclass(frozen=True)
 class Rule:
     """One validated rule."""
 
@@ -96,6 +108,7 @@ class Rule:
     dry_run: bool = False
     on_failure: Literal["stop", "continue"] = "stop"
     line: int | None = None
+    flap: Flap | None = None  # None: the global default (FLAP_MAX, FLAP_WINDOW_SECONDS)
 
 
 class RuleSet:

@@ -17,14 +17,14 @@ from typing import Any
 
 from app.eventnames import strip_on_prefix
 from app.rules.checker import Checker, suggest
-from app.rules.model import KNOWN_EVENTS, Action, Rule, Throttle
+from app.rules.model import KNOWN_EVENTS, Action, Flap, Rule, Throttle
 from app.rules.schema_actions import check_templates, parse_action
 from app.rules.schema_where import parse_where
 from app.rules.yamlsource import Document, child, item
 
 RULE_KEYS = (
     "name", "description", "enabled", "events", "where", "delay", "cancel_on",
-    "throttle", "dry_run", "on_failure", "actions",
+    "throttle", "dry_run", "on_failure", "actions", "flap",
 )  # fmt: skip
 _RULE_HINTS = {
     key: f"`{key}:` is read by YAML 1.1 as a boolean, not a word: write `events:` instead"
@@ -123,6 +123,7 @@ def _rule(check: Checker, value: Any, path: str) -> Rule | None:
         dry_run=check.get(mapping, "dry_run", path, bool, False),
         on_failure="continue" if on_failure == "continue" else "stop",
         line=check.doc.line(path),
+        flap=_flap(check, mapping.get("flap", None), child(path, "flap")),
     )
     return rule if name else None
 
@@ -158,3 +159,17 @@ def _throttle(check: Checker, value: Any, path: str) -> Throttle | None:
     most = check.integer(mapping, "max", path, 1, 1, 1_000_000)
     per = check.duration(mapping, "per", path, default=3600, maximum=MAX_THROTTLE_PERIOD, minimum=1)
     return Throttle(key, most, per)
+
+
+def _flap(check: Checker, value: Any, path: str) -> Flap | None:
+    """Read `flap: {max: 3, per: 30m}`, or `flap: false` to turn the check off."""
+    if value is None:
+        return None
+    if value is False:
+        return Flap(0, 0)
+    mapping = check.mapping(value, path, ("max", "per"), ("max", "per"))
+    if mapping is None:
+        return None
+    most = check.integer(mapping, "max", path, 3, 1, 1000)
+    per = check.duration(mapping, "per", path, default=1800, maximum=MAX_THROTTLE_PERIOD, minimum=1)
+    return Flap(most, per)

@@ -61,6 +61,8 @@ class RenderedAction:
     retry_on_error: bool = False
     max_attempts: int = 5
     mutating: bool = False
+    # `expect:` of a Scalr action: {"events": [...], "within": seconds} (app.jobs.verify).
+    expect: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the rendered action as a JSON-ready dict."""
@@ -73,6 +75,7 @@ class RenderedAction:
             "retry_on_error": self.retry_on_error,
             "max_attempts": self.max_attempts,
             "mutating": self.mutating,
+            "expect": self.expect,
         }
 
 

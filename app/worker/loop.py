@@ -23,6 +23,7 @@ from app.jobs.create import claim_event, process_event
 from app.jobs.notify import Listener
 from app.jobs.outcome import record_outcome
 from app.jobs.periodic import claim_periodic, record_periodic
+from app.jobs.verify import expire_expectations
 from app.logging_setup import bound
 from app.metrics import JOB_OUTCOMES
 from app.models.event import Event
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
 REAP_SECONDS = 5.0
 RULES_CHECK_SECONDS = 2.0
+# How often jobs waiting for their `expect:` event are checked against their deadline.
+VERIFY_SECONDS = 1.0
 # The longest wait between two tries while the database (or anything else) fails.
 MAX_BACKOFF_SECONDS = 10.0
 # Retention runs every PRUNE_SECONDS and deletes at most PRUNE_BATCHES batches each time,
@@ -75,7 +78,9 @@ class Worker:
         self.stopping = threading.Event()
         self.jobs_done = 0
         self.current_job: int | None = None
-        self._last = {"beat": 0.0, "reap": 0.0, "rules": 0.0, "sync": 0.0, "prune": 0.0}
+        self._last = {
+            "beat": 0.0, "reap": 0.0, "rules": 0.0, "sync": 0.0, "prune": 0.0, "verify": 0.0,
+        }  # fmt: skip
         self._warned_rules = False
 
     # -- one step -------------------------------------------------------------
@@ -244,6 +249,9 @@ class Worker:
                 reaped = reap_expired_leases(session, self.clock())
             if reaped:
                 log.warning("%d job leases expired and were taken back", reaped)
+        if self._due("verify", VERIFY_SECONDS):
+            with transaction(self.factory) as session:
+                expire_expectations(session, self.clock())
         every = self.config.inventory_sync_seconds
         if every > 0 and self._due("sync", min(every, 30)):
             self.sync_inventory(every)
