@@ -28,6 +28,7 @@ from app.dashboard import (  # noqa: E402, F401  (routes register on bp)
     auth,
     filters,
     views_actions,
+    views_controls,
     views_events,
     views_health,
     views_overview,

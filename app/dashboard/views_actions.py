@@ -7,13 +7,14 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.audit import REFUSED, audit, audit_alone
 from app.dashboard import bp
-from app.dashboard.auth import who
+from app.dashboard.auth import require_control
 from app.jobs.control import CONTROLS, ControlError, apply_control
 from app.models.job import STATUSES
 from app.queries.events import get_event
 from app.queries.jobs import JobFilters, get_job, list_jobs
-from app.web import get_session, int_arg
+from app.web import get_session, get_session_factory, int_arg
 
 PAGE_SIZE = 50
 CONTROL_DONE = {"retry": "queued to run again", "cancel": "cancelled", "run": "due now"}
@@ -69,13 +70,21 @@ def action(job_id: int) -> str:
 def control_action(job_id: int, operation: str) -> Response:
     """Retry, cancel or run a job now; say what happened on the job's page."""
     assert operation in CONTROLS
+    control, target = f"job.{operation}", f"job:{job_id}"
+    actor = require_control(control, target)
     session = get_session()
     if get_job(session, job_id) is None:
         abort(404, f"No action job {job_id}.")
+    reason = request.form.get("reason", "").strip()
+    audit(session, actor, control, target, reason=reason)
     try:
-        job = apply_control(session, job_id, operation, who())
+        job = apply_control(session, job_id, operation, actor.label)
     except ControlError as exc:
         session.rollback()
+        audit_alone(
+            get_session_factory(), actor, control, target, reason=reason, outcome=REFUSED,
+            detail={"error": exc.code},
+        )  # fmt: skip
         flash(exc.message, "error")
     else:
         flash(f"Action {job.id} {CONTROL_DONE[operation]} (status {job.status}).", "ok")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.jobs import policy
 from app.jobs.chain import finish
+from app.jobs.kill_switch import kill_switch_verdict
 from app.jobs.locks import advisory_lock
 from app.jobs.policy import Verdict
 from app.models.event import Event
@@ -119,6 +120,8 @@ def _guard(
 ) -> Verdict | None:
     """Ask the policy, in order, whether the claimed job may run; the first no wins."""
     manual = bool((job.spec or {}).get("manual"))
+    if (verdict := _kill_switch(session)) is not None:
+        return verdict
     state = session.get(RuleState, job.rule)
     if state is not None and (verdict := policy.paused(state.paused, state.updated_by, manual)):
         return verdict
@@ -139,6 +142,11 @@ def _guard(
         return _over_budget(session, job, config, now)
     # A retry, or a person's retry, spends no budget; an open breaker still stops it.
     return _breaker_open(session, job)
+
+
+def _kill_switch(session: Session) -> Verdict | None:
+    """Hold back every job, a person's retry too, while the kill switch is engaged."""
+    return kill_switch_verdict(session)
 
 
 def _mutating_scalr(job: ActionJob) -> bool:
