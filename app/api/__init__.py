@@ -70,4 +70,5 @@ from app.api import (  # noqa: E402, F401  (routes register on bp)
     openapi,
     rules,
     servers,
+    silences,
 )

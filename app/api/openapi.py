@@ -179,6 +179,50 @@ SPEC: dict[str, Any] = {
                 ),
             ),
         },
+        "/api/v1/silences": {
+            **_get(
+                "Silences, newest first",
+                _list_of("Silence"),
+                [*PAGE, _param("state", schema={"enum": ["active", "pending", "expired"]})],
+            ),
+            "post": {
+                "summary": "Silence the events the matchers describe, for a while (operator)",
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "required": ["matchers", "comment"],
+                        "properties": {
+                            "matchers": {
+                                "type": "object",
+                                "description": "A `where:` mapping over farm_id, farm_role_id, "
+                                "server_id, role_name, name, with the rules' operators",
+                            },
+                            "starts_at": {"type": "string", "format": "date-time"},
+                            "ends_at": {"type": "string", "format": "date-time"},
+                            "duration": {"type": ["string", "integer"], "examples": ["2h"]},
+                            "comment": {"type": "string"},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _ok(_ref("Silence"), "Created"),
+                    **ERRORS,
+                    "403": REF_ERROR,
+                },
+            },
+        },
+        "/api/v1/silences/{silence_id}": {
+            "delete": {
+                "summary": "Expire a silence now (operator)",
+                "parameters": [_param("silence_id", "path", {"type": "integer"})],
+                "responses": {
+                    "200": _ok(_ref("Silence")),
+                    **ERRORS,
+                    "403": REF_ERROR,
+                    "409": REF_ERROR,
+                },
+            }
+        },
         "/api/v1/audit": _get(
             "Who did what, when, on what, from where; newest first",
             _list_of("AuditEntry"),
@@ -272,6 +316,19 @@ SPEC: dict[str, Any] = {
                     "released_by": {"type": ["string", "null"]},
                     "released_at": {"type": ["string", "null"], "format": "date-time"},
                 },
+            },
+            "Silence": {
+                "type": "object",
+                "required": [
+                    "id",
+                    "matchers",
+                    "starts_at",
+                    "ends_at",
+                    "comment",
+                    "created_by",
+                    "state",
+                ],
+                "properties": {"state": {"enum": ["active", "pending", "expired"]}},
             },
             "AuditEntry": {
                 "type": "object",

@@ -34,4 +34,5 @@ from app.dashboard import (  # noqa: E402, F401  (routes register on bp)
     views_overview,
     views_rules,
     views_servers,
+    views_silences,
 )

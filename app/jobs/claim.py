@@ -19,6 +19,7 @@ from app.jobs.chain import finish
 from app.jobs.kill_switch import kill_switch_verdict
 from app.jobs.locks import advisory_lock
 from app.jobs.policy import Verdict
+from app.jobs.silences import active_silences, matching_silence
 from app.models.event import Event
 from app.models.job import (
     CLAIMABLE,
@@ -129,6 +130,8 @@ def _guard(
         return verdict
     if job.attempts == 0 and (canceller := _cancelling_event(session, job)) is not None:
         return policy.cancelled_by(canceller.name, canceller.id)
+    if (verdict := _silenced(session, job, now, manual)) is not None:
+        return verdict
     first_time = job.fired_at is None and not manual
     if first_time and (verdict := _throttled(session, job, ruleset, now)) is not None:
         return verdict
@@ -147,6 +150,20 @@ def _guard(
 def _kill_switch(session: Session) -> Verdict | None:
     """Hold back every job, a person's retry too, while the kill switch is engaged."""
     return kill_switch_verdict(session)
+
+
+def _silenced(session: Session, job: ActionJob, now: datetime, manual: bool) -> Verdict | None:
+    """Skip a job whose event an active silence matches (a person's retry still runs)."""
+    silences = active_silences(session, now)
+    if not silences:
+        return None
+    event = session.get(Event, job.event_id)
+    if event is None:
+        return None
+    silence = matching_silence(silences, event.fields())
+    if silence is None:
+        return None
+    return policy.silenced(silence.id, silence.comment, manual)
 
 
 def _mutating_scalr(job: ActionJob) -> bool:
