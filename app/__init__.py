@@ -18,6 +18,7 @@ from app.logging_setup import configure_logging
 from app.rules.store import RulesStore
 from app.scalr.environments import ScalrEnvironments
 from app.services import Services, install
+from app.users import UsersStore, users_path
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def create_app(config: Config | None = None) -> Flask:
             login_throttle=LoginThrottle(),
             scalr_environments=environments,
             scalr_check=lambda: scalr_checks(environments, factory),
+            users=UsersStore(users_path(config)),
         ),
     )
 

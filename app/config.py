@@ -102,6 +102,8 @@ class Config:
     api_token: str | None = None
     admin_user: str | None = None
     admin_password: str | None = None
+    # Dashboard and API users with roles (YAML, hashes only); None: ADMIN_USER alone.
+    users_file: str | None = None
     inventory_sync_seconds: int = 300
     # The worker deletes events older than this (with their finished jobs); 0 keeps them all.
     retention_days: int = 90
@@ -159,6 +161,7 @@ class Config:
             api_token=_secret(env.get("API_TOKEN")),
             admin_user=_secret(env.get("ADMIN_USER")),
             admin_password=_secret(env.get("ADMIN_PASSWORD")),
+            users_file=env.get("USERS_FILE") or None,
             inventory_sync_seconds=parse_int(
                 "INVENTORY_SYNC_SECONDS", env.get("INVENTORY_SYNC_SECONDS"), 300
             ),

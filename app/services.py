@@ -21,6 +21,7 @@ from app.dashboard.throttle import LoginThrottle
 from app.ingest.auth import FloodLimiter
 from app.rules.store import RulesStore
 from app.scalr.environments import ScalrEnvironments
+from app.users import UsersStore
 
 EXTENSION_KEY = "lifeguard"
 
@@ -42,6 +43,8 @@ class Services:
     login_throttle: LoginThrottle
     # The Scalr environments, read once at start (a bad setting is kept, not raised).
     scalr_environments: ScalrEnvironments = field(default_factory=ScalrEnvironments)
+    # The people of USERS_FILE (empty without one), read again when the file changes.
+    users: UsersStore = field(default_factory=lambda: UsersStore(None))
     # The live check of the configured Scalr environments (the health page); None: not wired.
     scalr_check: ScalrCheck | None = None
 

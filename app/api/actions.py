@@ -6,14 +6,15 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from app.api import bp
+from app.api import bp, request_reason, require_control
 from app.api.pagination import encode_cursor, page_json, read_after, read_limit
+from app.audit import REFUSED, audit, audit_alone
 from app.errors import APIError
 from app.jobs.control import ControlError, apply_control
 from app.models.job import ActionJob, JobAttempt
 from app.queries.jobs import JobFilters, get_job, list_jobs
 from app.redaction import redact_params
-from app.web import get_session, whole_number
+from app.web import get_session, get_session_factory, whole_number
 
 
 def _stamp(value: Any) -> str | None:
@@ -106,11 +107,19 @@ def get_action(job_id: int) -> Response:
 @bp.post("/actions/<int:job_id>/<any(retry, cancel, run):operation>")
 def control_action(job_id: int, operation: str) -> Response:
     """Retry a dead job, cancel a waiting one, or make a scheduled one due now."""
+    control, target = f"job.{operation}", f"job:{job_id}"
+    actor = require_control(control, target)
     _job_or_404(job_id)
     session = get_session()
+    reason = request_reason()
+    audit(session, actor, control, target, reason=reason)
     try:
-        job = apply_control(session, job_id, operation, "api")
+        job = apply_control(session, job_id, operation, actor.label)
     except ControlError as exc:
         session.rollback()
+        audit_alone(
+            get_session_factory(), actor, control, target, reason=reason, outcome=REFUSED,
+            detail={"error": exc.code},
+        )  # fmt: skip
         raise APIError(409, exc.code, exc.message) from None
     return jsonify(job_json(_job_or_404(job.id), attempts=True))

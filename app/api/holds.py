@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from app.api import bp
+from app.api import bp, request_reason, require_control
+from app.audit import audit
 from app.errors import APIError
 from app.jobs.control import ControlError
 from app.jobs.holds import RELEASE, clear_hold, list_holds
@@ -41,11 +42,21 @@ def list_holds_api() -> Response:
 @bp.post("/holds/<int:hold_id>/clear")
 def clear_hold_api(hold_id: int) -> Response:
     """Clear a hold: held_jobs `release` (the default) runs them now, `cancel` ends them."""
+    target = f"hold:{hold_id}"
+    actor = require_control("hold.clear", target)
     body = request.get_json(silent=True) or {}
     choice = body.get("held_jobs", RELEASE) if isinstance(body, dict) else RELEASE
     session = get_session()
+    audit(
+        session,
+        actor,
+        "hold.clear",
+        target,
+        reason=request_reason(),
+        detail={"held_jobs": str(choice)},
+    )
     try:
-        hold, jobs = clear_hold(session, hold_id, "api", str(choice))
+        hold, jobs = clear_hold(session, hold_id, actor.label, str(choice))
     except ControlError as exc:
         session.rollback()
         status = {"not_found": 404, "bad_request": 400}.get(exc.code, 409)

@@ -63,8 +63,12 @@ def _get(summary: str, schema: dict[str, Any], params: list[dict[str, Any]]) -> 
 def _post(
     summary: str, schema: dict[str, Any], params: list[dict[str, Any]], **extra: Any
 ) -> dict[str, Any]:
-    responses = {"200": _ok(schema), **ERRORS, "409": REF_ERROR}
+    responses = {"200": _ok(schema), **ERRORS, "403": REF_ERROR, "409": REF_ERROR}
     return {"post": {"summary": summary, "parameters": params, "responses": responses, **extra}}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {JSON: {"schema": schema}}}
 
 
 EVENT_ID = _param("event_id", "path", {"type": "integer"})
@@ -79,7 +83,9 @@ SPEC: dict[str, Any] = {
         "title": "Lifeguard API",
         "version": "1",
         "description": "Scalr events, the rules they matched and the actions they caused. "
-        "Every path but this description needs `Authorization: Bearer <API_TOKEN>`.",
+        "Every path but this description needs `Authorization: Bearer <token>`: `API_TOKEN` "
+        "(an admin) or a user's own token (their role: viewer, operator or admin). A control "
+        "the role may not use answers 403.",
     },
     "servers": [{"url": "/"}],
     "security": [{"bearer": []}],
@@ -163,6 +169,82 @@ SPEC: dict[str, Any] = {
                 },
             },
         ),
+        "/api/v1/kill-switch": {
+            **_get(
+                "The kill switch: engaged or not, by whom, since when, why", _ref("KillSwitch"), []
+            ),
+            **_post(
+                "Engage (admin; a reason is required) or release the kill switch",
+                _ref("KillSwitch"),
+                [],
+                requestBody=_json_body(
+                    {
+                        "type": "object",
+                        "required": ["engaged"],
+                        "properties": {
+                            "engaged": {"type": "boolean"},
+                            "reason": {"type": "string"},
+                        },
+                    }
+                ),
+            ),
+        },
+        "/api/v1/silences": {
+            **_get(
+                "Silences, newest first",
+                _list_of("Silence"),
+                [*PAGE, _param("state", schema={"enum": ["active", "pending", "expired"]})],
+            ),
+            "post": {
+                "summary": "Silence the events the matchers describe, for a while (operator)",
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "required": ["matchers", "comment"],
+                        "properties": {
+                            "matchers": {
+                                "type": "object",
+                                "description": "A `where:` mapping over farm_id, farm_role_id, "
+                                "server_id, role_name, name, with the rules' operators",
+                            },
+                            "starts_at": {"type": "string", "format": "date-time"},
+                            "ends_at": {"type": "string", "format": "date-time"},
+                            "duration": {"type": ["string", "integer"], "examples": ["2h"]},
+                            "comment": {"type": "string"},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _ok(_ref("Silence"), "Created"),
+                    **ERRORS,
+                    "403": REF_ERROR,
+                },
+            },
+        },
+        "/api/v1/silences/{silence_id}": {
+            "delete": {
+                "summary": "Expire a silence now (operator)",
+                "parameters": [_param("silence_id", "path", {"type": "integer"})],
+                "responses": {
+                    "200": _ok(_ref("Silence")),
+                    **ERRORS,
+                    "403": REF_ERROR,
+                    "409": REF_ERROR,
+                },
+            }
+        },
+        "/api/v1/audit": _get(
+            "Who did what, when, on what, from where; newest first",
+            _list_of("AuditEntry"),
+            [
+                *PAGE,
+                _param("actor"),
+                _param("action"),
+                _param("target"),
+                _param("outcome", schema={"enum": ["ok", "refused", "denied"]}),
+                _param("via", schema={"enum": ["dashboard", "api", "console"]}),
+            ],
+        ),
         "/api/v1/servers": _get(
             "Inventory servers by id",
             _list_of("Server"),
@@ -233,6 +315,40 @@ SPEC: dict[str, Any] = {
                 ],
             },
             "Server": {"type": "object", "required": ["server_id"]},
+            "KillSwitch": {
+                "type": "object",
+                "required": ["engaged", "reason", "engaged_by", "engaged_at"],
+                "properties": {
+                    "engaged": {"type": "boolean"},
+                    "reason": {"type": ["string", "null"]},
+                    "engaged_by": {"type": ["string", "null"]},
+                    "engaged_at": {"type": ["string", "null"], "format": "date-time"},
+                    "released_by": {"type": ["string", "null"]},
+                    "released_at": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+            "Silence": {
+                "type": "object",
+                "required": [
+                    "id",
+                    "matchers",
+                    "starts_at",
+                    "ends_at",
+                    "comment",
+                    "created_by",
+                    "state",
+                ],
+                "properties": {"state": {"enum": ["active", "pending", "expired"]}},
+            },
+            "AuditEntry": {
+                "type": "object",
+                "required": ["id", "at", "actor", "role", "via", "action", "target", "outcome"],
+                "properties": {
+                    "address": {"type": ["string", "null"]},
+                    "reason": {"type": ["string", "null"]},
+                    "detail": {"type": "object"},
+                },
+            },
             "ServerTimeline": {"type": "object", "required": ["server_id", "server", "timeline"]},
         },
     },

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from flask import Response, jsonify, request
 
-from app.api import bp
+from app.api import bp, request_reason, require_control
+from app.audit import audit
 from app.errors import APIError
 from app.jobs.control import set_rule_paused
 from app.queries.backtest import backtest
@@ -53,9 +54,12 @@ def get_rule(name: str) -> Response:
 @bp.post("/rules/<name>/<any(pause, resume):operation>")
 def pause_rule(name: str, operation: str) -> Response:
     """Pause or resume a rule."""
+    control, target = f"rule.{operation}", f"rule:{name}"
+    actor = require_control(control, target)
     rule = _rule(name)
     session = get_session()
-    set_rule_paused(session, rule.name, operation == "pause", "api")
+    set_rule_paused(session, rule.name, operation == "pause", actor.label)
+    audit(session, actor, control, target, reason=request_reason())
     session.commit()
     return jsonify(_row(rule).to_dict())
 

@@ -28,9 +28,11 @@ from app.dashboard import (  # noqa: E402, F401  (routes register on bp)
     auth,
     filters,
     views_actions,
+    views_controls,
     views_events,
     views_health,
     views_overview,
     views_rules,
     views_servers,
+    views_silences,
 )

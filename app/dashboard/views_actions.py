@@ -7,14 +7,15 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.audit import REFUSED, audit, audit_alone
 from app.dashboard import bp
-from app.dashboard.auth import who
+from app.dashboard.auth import require_control
 from app.jobs.control import CONTROLS, ControlError, apply_control
 from app.jobs.holds import CANCEL, RELEASE, active_hold, clear_hold
 from app.models.job import STATUSES
 from app.queries.events import get_event
 from app.queries.jobs import JobFilters, get_job, list_jobs
-from app.web import get_session, int_arg
+from app.web import get_session, get_session_factory, int_arg
 
 PAGE_SIZE = 50
 CONTROL_DONE = {"retry": "queued to run again", "cancel": "cancelled", "run": "due now"}
@@ -73,6 +74,7 @@ def action(job_id: int) -> str:
 @bp.post("/actions/<int:job_id>/clear-hold")
 def clear_action_hold(job_id: int) -> Response:
     """Clear the hold on a job's rule and key; release (or cancel) the held jobs."""
+    actor = require_control("hold.clear", f"job:{job_id}")
     session = get_session()
     job = get_job(session, job_id)
     if job is None:
@@ -82,8 +84,12 @@ def clear_action_hold(job_id: int) -> Response:
         flash("No hold is in force for this rule and key.", "error")
         return redirect(url_for("dashboard.action", job_id=job_id), code=303)
     choice = CANCEL if request.form.get("held_jobs") == CANCEL else RELEASE
+    reason = request.form.get("reason", "").strip()
+    audit(
+        session, actor, "hold.clear", f"hold:{hold.id}", reason=reason, detail={"held_jobs": choice}
+    )
     try:
-        _, jobs = clear_hold(session, hold.id, who(), choice)
+        _, jobs = clear_hold(session, hold.id, actor.label, choice)
     except ControlError as exc:
         session.rollback()
         flash(exc.message, "error")
@@ -98,13 +104,21 @@ def clear_action_hold(job_id: int) -> Response:
 def control_action(job_id: int, operation: str) -> Response:
     """Retry, cancel or run a job now; say what happened on the job's page."""
     assert operation in CONTROLS
+    control, target = f"job.{operation}", f"job:{job_id}"
+    actor = require_control(control, target)
     session = get_session()
     if get_job(session, job_id) is None:
         abort(404, f"No action job {job_id}.")
+    reason = request.form.get("reason", "").strip()
+    audit(session, actor, control, target, reason=reason)
     try:
-        job = apply_control(session, job_id, operation, who())
+        job = apply_control(session, job_id, operation, actor.label)
     except ControlError as exc:
         session.rollback()
+        audit_alone(
+            get_session_factory(), actor, control, target, reason=reason, outcome=REFUSED,
+            detail={"error": exc.code},
+        )  # fmt: skip
         flash(exc.message, "error")
     else:
         flash(f"Action {job.id} {CONTROL_DONE[operation]} (status {job.status}).", "ok")

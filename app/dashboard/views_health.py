@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from app.audit import REFUSED, audit, audit_alone
 from app.dashboard import bp
-from app.dashboard.auth import who
+from app.dashboard.auth import require_control
 from app.health import readiness
 from app.jobs.control import ControlError, close_breaker
 from app.models.ops import Breaker, PeriodicTask, WorkerHeartbeat
 from app.queries.stats import queued_jobs
 from app.services import get_services
-from app.web import get_clock, get_rules_store, get_session
+from app.web import get_clock, get_rules_store, get_session, get_session_factory
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,19 @@ def health() -> str:
 @bp.post("/health/breakers/<environment>/close")
 def close_breaker_view(environment: str) -> Response:
     """Close an open remediation breaker."""
+    target = f"breaker:{environment}"
+    actor = require_control("breaker.close", target)
     session = get_session()
     try:
-        close_breaker(session, environment, who())
+        close_breaker(session, environment, actor.label)
+        audit(session, actor, "breaker.close", target, reason=request.form.get("reason", ""))
         session.commit()
         flash(f"Breaker of {environment} closed; Scalr actions there may run again.", "ok")
     except ControlError as exc:
         session.rollback()
+        audit_alone(
+            get_session_factory(), actor, "breaker.close", target, outcome=REFUSED,
+            detail={"error": exc.code},
+        )  # fmt: skip
         flash(exc.message, "error")
     return redirect(url_for("dashboard.health"), code=303)

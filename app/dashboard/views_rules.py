@@ -8,8 +8,9 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.audit import audit
 from app.dashboard import bp
-from app.dashboard.auth import who
+from app.dashboard.auth import require_control
 from app.jobs.control import set_rule_dry_run, set_rule_paused
 from app.queries.backtest import backtest
 from app.queries.jobs import JobFilters, list_jobs
@@ -80,9 +81,12 @@ def rule(name: str) -> str:
 @bp.post("/rules/<name>/<any(pause, resume):operation>")
 def pause_rule(name: str, operation: str) -> Response:
     """Pause or resume a rule."""
+    control, target = f"rule.{operation}", f"rule:{name}"
+    actor = require_control(control, target)
     _rule_or_404(name)
     session = get_session()
-    set_rule_paused(session, name, operation == "pause", who())
+    set_rule_paused(session, name, operation == "pause", actor.label)
+    audit(session, actor, control, target, reason=request.form.get("reason", "").strip())
     session.commit()
     flash(f"Rule {name} {'paused' if operation == 'pause' else 'resumed'}.", "ok")
     return redirect(url_for("dashboard.rule", name=name), code=303)
@@ -91,12 +95,14 @@ def pause_rule(name: str, operation: str) -> Response:
 @bp.post("/rules/<name>/dry-run")
 def dry_run_rule(name: str) -> Response:
     """Force a rule into or out of dry run, or hand it back to its file's setting."""
+    actor = require_control("rule.dry_run", f"rule:{name}")
     _rule_or_404(name)
     mode = request.form.get("mode", "")
     if mode not in DRY_RUN_MODES:
         abort(400, "mode must be on, off or file.")
     session = get_session()
-    set_rule_dry_run(session, name, DRY_RUN_MODES[mode], who())
+    set_rule_dry_run(session, name, DRY_RUN_MODES[mode], actor.label)
+    audit(session, actor, "rule.dry_run", f"rule:{name}", detail={"mode": mode})
     session.commit()
     flash(f"Rule {name}: dry run {mode}.", "ok")
     return redirect(url_for("dashboard.rule", name=name), code=303)

@@ -17,8 +17,10 @@ from app.config import Config
 from app.jobs import holds, own_events, policy
 from app.jobs.chain import finish
 from app.jobs.flapping import flapping_verdict
+from app.jobs.kill_switch import kill_switch_verdict
 from app.jobs.locks import advisory_lock
 from app.jobs.policy import Verdict
+from app.jobs.silences import active_silences, matching_silence
 from app.models.event import Event
 from app.models.job import (
     CLAIMABLE,
@@ -122,6 +124,8 @@ def _guard(
 ) -> Verdict | None:
     """Ask the policy, in order, whether the claimed job may run; the first no wins."""
     manual = bool((job.spec or {}).get("manual"))
+    if (verdict := _kill_switch(session)) is not None:
+        return verdict
     state = session.get(RuleState, job.rule)
     if state is not None and (verdict := policy.paused(state.paused, state.updated_by, manual)):
         return verdict
@@ -132,6 +136,8 @@ def _guard(
     if (verdict := holds.held_verdict(session, job)) is not None:
         return verdict
     if (verdict := flapping_verdict(session, job, ruleset, config, now)) is not None:
+        return verdict
+    if (verdict := _silenced(session, job, now, manual)) is not None:
         return verdict
     first_time = job.fired_at is None and not manual
     if first_time and (verdict := _throttled(session, job, ruleset, now)) is not None:
@@ -146,6 +152,25 @@ def _guard(
         return _over_budget(session, job, config, now)
     # A retry, or a person's retry, spends no budget; an open breaker still stops it.
     return _breaker_open(session, job)
+
+
+def _kill_switch(session: Session) -> Verdict | None:
+    """Hold back every job, a person's retry too, while the kill switch is engaged."""
+    return kill_switch_verdict(session)
+
+
+def _silenced(session: Session, job: ActionJob, now: datetime, manual: bool) -> Verdict | None:
+    """Skip a job whose event an active silence matches (a person's retry still runs)."""
+    silences = active_silences(session, now)
+    if not silences:
+        return None
+    event = session.get(Event, job.event_id)
+    if event is None:
+        return None
+    silence = matching_silence(silences, event.fields())
+    if silence is None:
+        return None
+    return policy.silenced(silence.id, silence.comment, manual)
 
 
 def _mutating_scalr(job: ActionJob) -> bool:

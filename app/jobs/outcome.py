@@ -15,8 +15,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from app.jobs import verify
+from app.jobs import policy, verify
 from app.jobs.chain import finish
+from app.jobs.kill_switch import kill_switch_verdict
 from app.models.job import DEAD, RETRYING, RUNNING, SKIPPED, SUCCEEDED, ActionJob, JobAttempt
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,10 @@ def record_outcome(
         retry_base=retry_base,
         retry_cap=retry_cap,
     )
+    if step.status == RETRYING and (held := kill_switch_verdict(session)) is not None:
+        # The call in flight has ended; while the kill switch is engaged no retry starts.
+        held = policy.kill_switch_stops_retry(held, job.attempts)
+        step = NextStep(held.status, held.reason)
     if step.status == RETRYING:
         assert step.run_at is not None
         job.status, job.reason, job.run_at = step.status, step.reason, step.run_at

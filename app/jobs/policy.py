@@ -309,3 +309,30 @@ def flapping(
 def new_flap_episode(last_change_at: datetime | None, now: datetime, per_seconds: int) -> bool:
     """Say whether flapping found now starts a new episode (FlapDetected is emitted once each)."""
     return last_change_at is None or last_change_at < now - timedelta(seconds=per_seconds)
+
+
+# -- operator controls: the kill switch and silences ----------------------------
+
+
+def kill_switch(
+    engaged: bool, by: str | None, at: datetime | None, why: str | None
+) -> Verdict | None:
+    """Skip every job that comes due while a person holds the kill switch engaged."""
+    if not engaged:
+        return None
+    when = at.strftime("%Y-%m-%d %H:%M:%S UTC") if at is not None else "an unknown time"
+    who, reason = by or "an operator", why or "no reason given"
+    return Verdict(SKIPPED, f"kill switch engaged by {who} at {when}: {reason}")
+
+
+def kill_switch_stops_retry(verdict: Verdict, attempts: int) -> Verdict:
+    """Skip a job whose attempt failed while the kill switch is engaged: no retry starts."""
+    reason = f"{verdict.reason} (attempt {attempts} failed; no retry started)"
+    return Verdict(verdict.status, reason)
+
+
+def silenced(silence_id: int, comment: str, manual: bool = False) -> Verdict | None:
+    """Skip a job whose event an active silence matches (a job a person queued by hand runs)."""
+    if manual:
+        return None
+    return Verdict(SKIPPED, f"silenced by #{silence_id} ({comment})")

@@ -1,6 +1,7 @@
 """Every model, imported so that `Base.metadata` knows all tables."""
 
 from app.db import Base
+from app.models.controls import AuditEntry, KillSwitch, Silence
 from app.models.event import Event
 from app.models.inventory import Server
 from app.models.job import ActionJob, JobAttempt
@@ -10,15 +11,18 @@ from app.models.scalr import ScalrApiUsage
 
 __all__ = [
     "ActionJob",
+    "AuditEntry",
     "Base",
     "Breaker",
     "Event",
     "FlapEpisode",
     "Hold",
     "JobAttempt",
+    "KillSwitch",
     "PeriodicTask",
     "RuleState",
     "ScalrApiUsage",
     "Server",
+    "Silence",
     "WorkerHeartbeat",
 ]
