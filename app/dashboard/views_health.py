@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -79,9 +79,13 @@ def health() -> str:
 @bp.post("/health/breakers/<environment>/close")
 def close_breaker_view(environment: str) -> Response:
     """Close an open remediation breaker."""
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        flash("Say why: closing a breaker needs a reason.", "error")
+        return redirect(url_for("dashboard.health"), code=303)
     session = get_session()
     try:
-        close_breaker(session, environment, who())
+        close_breaker(session, environment, who(), reason)
         session.commit()
         flash(f"Breaker of {environment} closed; Scalr actions there may run again.", "ok")
     except ControlError as exc:

@@ -12,7 +12,7 @@ from app.dashboard import bp
 from app.dashboard.auth import who
 from app.jobs.control import set_rule_dry_run, set_rule_paused
 from app.queries.backtest import backtest
-from app.queries.jobs import JobFilters, list_jobs
+from app.queries.jobs import JobFilters, list_jobs, waiting_jobs
 from app.queries.rules import (
     PastedEventError,
     condition_lines,
@@ -66,6 +66,7 @@ def _render_rule(name: str, **extra: Any) -> str:
         rule=rule,
         conditions=condition_lines(rule.where),
         jobs=jobs,
+        scheduled_count=waiting_jobs(session, name),
         max_days=MAX_BACKTEST_DAYS,
         **extra,
     )
@@ -81,8 +82,12 @@ def rule(name: str) -> str:
 def pause_rule(name: str, operation: str) -> Response:
     """Pause or resume a rule."""
     _rule_or_404(name)
+    reason = request.form.get("reason", "").strip()
+    if operation == "pause" and not reason:
+        flash("Say why: pausing a rule needs a reason.", "error")
+        return redirect(url_for("dashboard.rule", name=name), code=303)
     session = get_session()
-    set_rule_paused(session, name, operation == "pause", who())
+    set_rule_paused(session, name, operation == "pause", who(), reason or None)
     session.commit()
     flash(f"Rule {name} {'paused' if operation == 'pause' else 'resumed'}.", "ok")
     return redirect(url_for("dashboard.rule", name=name), code=303)
