@@ -98,7 +98,10 @@ def test_explain_json_from_stdin() -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert [e["rule_name"] for e in data][:2] == ["replace-terminated-web", "replace-terminated-queue"]
+    assert [e["rule_name"] for e in data][:2] == [
+        "replace-terminated-web",
+        "replace-terminated-queue",
+    ]
     warm = next(e for e in data if e["rule_name"] == "warm-cache-on-new-web")
     assert warm["reason"] == "rule is disabled (its conditions would not have matched either)"
 
