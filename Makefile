@@ -19,8 +19,8 @@ setup: $(STAMP)
 
 ## run: set up, migrate the embedded SQLite database and start the demo (web, worker, simulator)
 run: setup
-	$(FLASK) demo init
-	$(FLASK) db upgrade
+	LIFEGUARD_DEMO=1 $(FLASK) demo init $(DEMO_ARGS)
+	LIFEGUARD_DEMO=1 $(FLASK) db upgrade
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile.demo -e instance/demo.env
 
 ## test: lint, type-check, then the suite on SQLite and (when TEST_DATABASE_URL is set) PostgreSQL

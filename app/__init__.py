@@ -92,7 +92,7 @@ def make_rules_store(config: Config) -> RulesStore:
         path = PROJECT_ROOT / path
     store = RulesStore(path)
     store.reload_if_changed()
-    if not store.status().ok:
+    if not store.status().ok and path.exists():
         log.error("rules file %s refused: %d problems", path, len(store.status().errors))
     return store
 

@@ -125,7 +125,15 @@ def demo_init(port: int, sim_port: int) -> None:
     )
     post_url = shlex.quote(f"{base}/events?token={values['INGEST_TOKEN']}&farm_id=1439")
     click.echo(f"Demo settings and secrets: {path}")
-    click.echo(f"Dashboard: {base}/  (user {values['ADMIN_USER']}, password in {path.name})")
+    click.echo(f"Dashboard: {base}/")
+    click.echo(f"  log in as {values['ADMIN_USER']} / {values['ADMIN_PASSWORD']}  (kept in {path})")
+    click.echo(
+        f"Mail sink (the demo's e-mails are printed by its `mail` process): "
+        f"{values['SMTP_HOST']}:{values['SMTP_PORT']}"
+    )
+    click.echo(
+        f"Scalr simulator: http://127.0.0.1:{values['SIM_PORT']}/_sim/state; Ctrl-C stops all"
+    )
     click.echo("\nPost a HostDown exactly the way Scalr does:")
     click.echo(f"  curl -i -X POST {post_url} --data 'event=OnHostDown&message={message}'")
     click.echo("Read it back:")

@@ -11,6 +11,8 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+DEFAULT_RULES_FILE = "rules.yml"
+DEMO_RULES_FILE = "rules.example.yml"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -80,6 +82,12 @@ def _secret(raw: str | None) -> str | None:
     if raw is None or raw.strip() == "":
         return None
     return raw.strip()
+
+
+def _default_rules_file(env: Mapping[str, str]) -> str:
+    """Return `rules.yml`, or in demo mode the demo's own rules file."""
+    demo = parse_bool("LIFEGUARD_DEMO", env.get("LIFEGUARD_DEMO"))
+    return DEMO_RULES_FILE if demo else DEFAULT_RULES_FILE
 
 
 @dataclass(frozen=True)
@@ -157,7 +165,7 @@ class Config:
             webhook_keep_user_variables=parse_bool(
                 "WEBHOOK_KEEP_USER_VARIABLES", env.get("WEBHOOK_KEEP_USER_VARIABLES")
             ),
-            rules_file=env.get("RULES_FILE") or "rules.yml",
+            rules_file=env.get("RULES_FILE") or _default_rules_file(env),
             api_token=_secret(env.get("API_TOKEN")),
             admin_user=_secret(env.get("ADMIN_USER")),
             admin_password=_secret(env.get("ADMIN_PASSWORD")),

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from simulator.config import build_state, demo_config, load_config
+from simulator.config import build_state, demo_config, load_config, with_story
 from simulator.server import SimulatorServer
 
 
@@ -33,6 +33,13 @@ from simulator.server import SimulatorServer
     help="Replace servers below MinInstances, like Scalr's scaling.",
 )
 @click.option(
+    "--story",
+    "story_at",
+    type=float,
+    default=None,
+    help="Demo farm only: add the demo's story, its first strike this many seconds after start.",
+)
+@click.option(
     "--legacy-timestamp/--lenient-timestamp",
     default=True,
     show_default=True,
@@ -48,10 +55,13 @@ def scalr_sim_command(
     webhook_key: str | None,
     chaos_rate: float,
     scaling: bool,
+    story_at: float | None,
     legacy_timestamp: bool,
 ) -> None:
     """Run a simulated Scalr Query API on 127.0.0.1 until interrupted."""
     config = load_config(config_path) if config_path else demo_config(key_id, secret_key)
+    if story_at is not None and not config_path:
+        config = with_story(config, story_at)
     state = build_state(config, scaling=scaling, legacy_timestamp=legacy_timestamp)
     notify = state.notifier.config
     notify.default_url = notify_url or notify.default_url
@@ -66,6 +76,12 @@ def scalr_sim_command(
         click.echo(f"SCALR_SECRET_KEY={key.secret_key}")
         click.echo(f"SCALR_ENV_ID={key.env_ids[0] if key.env_ids else ''}")
         click.echo(f"controls: {sim.base_url}/_sim/state, /_sim/calls, /_sim/faults, /_sim/chaos")
+        if state.scenario.steps:
+            plan = "; ".join(
+                f"at {s.at:g}s {s.do} a server of farm role {s.farm_role_id}"
+                for s in state.scenario.steps
+            )
+            click.echo(f"story: {plan}; then chaos at {chaos_rate:g} per minute")
         try:
             while True:
                 time.sleep(3600)

@@ -70,6 +70,25 @@ def demo_config(key_id: str | None = None, secret_key: str | None = None) -> dic
     }
 
 
+def with_story(config: dict[str, Any], start: float = 20.0) -> dict[str, Any]:
+    """Add the demo's story to `config`: a role only Lifeguard replaces, and a scripted opening.
+
+    At `start` seconds a web server terminates (Scalr's scaling replaces it at
+    once, so Lifeguard's guard skips its launch); 20 s later the one "queue"
+    server terminates, and with scaling off there only Lifeguard replaces it.
+    """
+    farm = next(f for f in config["farms"] if f["id"] == 1439)
+    farm["roles"].append(
+        {"id": 1980, "role_id": 503, "name": "queue", "min": 1, "max": 2, "servers": 1,
+         "scaling": False}
+    )  # fmt: skip
+    config["scenario"] = [
+        {"at": start, "do": "terminate", "farm_role": 1978},
+        {"at": start + 20, "do": "terminate", "farm_role": 1980},
+    ]
+    return config
+
+
 def build_state(config: Mapping[str, Any], **state_options: Any) -> SimState:
     """Create a SimState and seed it from a config mapping (see demo_config for the shape)."""
     timings = Timings(**config.get("timings", {}))
@@ -94,6 +113,7 @@ def build_state(config: Mapping[str, Any], **state_options: Any) -> SimState:
                     cloud_location=str(role.get("cloud_location", "us-east-1")),
                     min_instances=int(role.get("min", 1)),
                     max_instances=int(role.get("max", 2)),
+                    scaling_enabled=bool(role.get("scaling", True)),
                 )
             )
             for _ in range(int(role.get("servers", 0))):
@@ -116,6 +136,7 @@ def build_state(config: Mapping[str, Any], **state_options: Any) -> SimState:
             for r in zone.get("records", [])
         ]
         state.add_dns_zone(DNSZone(str(zone["name"]), int(zone.get("farm_id", 0)), 0, records))
+    state.set_scenario(list(config.get("scenario", [])))
     return state
 
 

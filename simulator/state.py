@@ -14,6 +14,7 @@ from simulator.chaos import Chaos
 from simulator.faults import Fault, Faults
 from simulator.model import Server, Timings
 from simulator.notify import NotifyConfig
+from simulator.scenario import Scenario
 from simulator.store import Store
 
 
@@ -40,6 +41,7 @@ class SimState(Store):
         self.random = random.Random(seed)
         self.stopping = threading.Event()
         self.chaos = Chaos(self.random, self.now())
+        self.scenario = Scenario([], self.now())
         self._faults = Faults(self.lock)
         self.call_log = CallLog(self.lock)
         self._ticker = lifecycle.Ticker(self.tick, lambda: self.timings.tick_seconds, self.stopping)
@@ -70,6 +72,7 @@ class SimState(Store):
         with self.lock:
             now = self.now()
             lifecycle.run_due_steps(self, now)
+            self.scenario.run_due(self, now)
             self.chaos.strike(self, now)
             if self.scaling:
                 lifecycle.scale(self)
@@ -102,6 +105,11 @@ class SimState(Store):
         """Hit random running servers at this average rate (0 turns chaos off)."""
         with self.lock:
             self.chaos.set(rate_per_minute, kinds)
+
+    def set_scenario(self, steps: list[dict[str, Any]]) -> None:
+        """Script strikes at seconds from now (see simulator.scenario)."""
+        with self.lock:
+            self.scenario = Scenario.from_config(steps, self.now())
 
     @property
     def chaos_rate_per_minute(self) -> float:

@@ -167,6 +167,23 @@ def scalr_failure(exc: ScalrError, retry_on_error: bool) -> Outcome:
     return Outcome("dead", error=text)
 
 
+def _newest_phrase(live: list[dict[str, Any]]) -> str:
+    """Name the youngest live server: the one Scalr's scaling most likely launched in its place."""
+    if not live:
+        return "nothing to replace"
+
+    def age(item: tuple[int, dict[str, Any]]) -> tuple[int, int]:
+        index, server = item
+        uptime = str(server.get("Uptime") or "")
+        # ServerSet lists servers oldest first: among equal uptimes the last is the newest.
+        return (int(uptime) if uptime.isdigit() else 1 << 30, -index)
+
+    _, newest = min(enumerate(live), key=age)
+    uptime = str(newest.get("Uptime") or "")
+    when = f", up {uptime} min" if uptime.isdigit() else ""
+    return f"Scalr replaced it first: the newest is {newest.get('ServerID') or '?'}{when}"
+
+
 def check_min_instances(client: ScalrClient, farm_id: int, farm_role_id: int) -> Outcome | None:
     """Skip a launch when the farm role already has its minimum of live servers."""
     details = client.farm_get_details(farm_id)
@@ -182,7 +199,8 @@ def check_min_instances(client: ScalrClient, farm_id: int, farm_role_id: int) ->
                 "skipped",
                 reason=(
                     f"guard below_min_instances: farm role {farm_role_id} already has "
-                    f"{len(live)} running or pending servers (min {minimum}); Scalr is replacing it"
+                    f"{len(live)} running or pending servers (min {minimum}); "
+                    f"{_newest_phrase(live)}"
                 ),
                 transaction_id=details.transaction_id,
             )

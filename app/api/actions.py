@@ -12,9 +12,9 @@ from app.audit import REFUSED, audit, audit_alone
 from app.errors import APIError
 from app.jobs.control import ControlError, apply_control
 from app.models.job import ActionJob, JobAttempt
-from app.queries.jobs import JobFilters, get_job, list_jobs
+from app.queries.jobs import get_job, list_jobs, parse_job_filters
 from app.redaction import redact_params
-from app.web import get_session, get_session_factory, whole_number
+from app.web import get_session, get_session_factory
 
 
 def _stamp(value: Any) -> str | None:
@@ -65,26 +65,11 @@ def job_json(job: ActionJob, attempts: bool = False) -> dict[str, Any]:
     return body
 
 
-def _int_filter(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    value = whole_number(raw)
-    if value is None:
-        raise APIError(400, "invalid_filter", f"{name} must be a whole number.")
-    return value
-
-
 @bp.get("/actions")
 def list_actions() -> Response:
-    """List action jobs newest first; filter by status, rule, server_id, event_id."""
+    """List action jobs newest first; filter by status, rule, server_id, event_id, since, until."""
     limit = read_limit(request.args)
-    filters = JobFilters(
-        status=request.args.get("status", ""),
-        rule=request.args.get("rule", ""),
-        server_id=request.args.get("server_id", ""),
-        event_id=_int_filter("event_id"),
-    )
+    filters = parse_job_filters(request.args)
     if problems := filters.problems():
         raise APIError(400, "invalid_filter", problems[0])
     page = list_jobs(get_session(), filters, read_after(request.args), limit)

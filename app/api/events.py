@@ -9,10 +9,9 @@ from flask import Response, jsonify, request
 from app.api import bp
 from app.api.pagination import encode_cursor, page_json, read_after, read_limit
 from app.errors import APIError
-from app.limits import MAX_ID, positive_int
 from app.models.event import Event
-from app.queries.events import EventFilters, search_events
 from app.queries.events import get_event as find_event
+from app.queries.events import parse_filters, search_events
 from app.web import get_session
 
 
@@ -30,18 +29,12 @@ def event_json(event: Event, full: bool = False) -> dict[str, Any]:
 
 @bp.get("/events")
 def list_events() -> Response:
-    """List events newest first; filter by name, server_id, farm_id."""
+    """List events newest first, filtered by the dashboard's filter names (text ignores case)."""
     limit = read_limit(request.args)
     after = read_after(request.args)
-    f = EventFilters(
-        name=request.args.get("name") or "", server=request.args.get("server_id") or ""
-    )
-    if (farm := request.args.get("farm_id")) is not None:
-        f.farm = positive_int(farm) if farm else None
-        if farm and f.farm is None:
-            raise APIError(
-                400, "invalid_filter", f"farm_id must be a whole number between 1 and {MAX_ID}"
-            )
+    f = parse_filters(request.args)
+    if f.errors:
+        raise APIError(400, "invalid_filter", f.errors[0])
     page = search_events(get_session(), f, after, limit)
     return page_json(page, event_json, encode_cursor)
 

@@ -8,15 +8,16 @@ from typing import Any
 
 from app.dashboard import bp
 from app.redaction import redact_params
+from app.rules.durations import format_duration
 from app.web import get_clock
 
 
 @bp.app_template_filter("dt")
 def format_datetime(value: datetime | None) -> str:
-    """Show an aware datetime as `2024-05-01 12:34:56Z`."""
+    """Show an aware datetime as `2024-05-01 12:34:56 UTC`."""
     if value is None:
         return "—"
-    return value.strftime("%Y-%m-%d %H:%M:%SZ")
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def span(seconds: float) -> str:
@@ -39,6 +40,14 @@ def relative(value: datetime | None) -> str:
     if abs(delta) < 1:
         return "now"
     return f"in {span(delta)}" if delta > 0 else f"{span(delta)} ago"
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: int | float | None) -> str:
+    """Show seconds the way the rules file writes them: `2m`, `1h`, `90s`."""
+    if seconds is None:
+        return "—"
+    return format_duration(int(seconds)) if seconds else "none"
 
 
 @bp.app_template_filter("iso")

@@ -14,7 +14,7 @@ from app.jobs.control import CONTROLS, ControlError, apply_control
 from app.jobs.holds import CANCEL, RELEASE, active_hold, clear_hold
 from app.models.job import STATUSES
 from app.queries.events import get_event
-from app.queries.jobs import JobFilters, get_job, list_jobs
+from app.queries.jobs import get_job, list_jobs, parse_job_filters
 from app.web import get_session, get_session_factory, int_arg
 
 PAGE_SIZE = 50
@@ -23,27 +23,13 @@ CONTROL_DONE = {"retry": "queued to run again", "cancel": "cancelled", "run": "d
 
 @bp.get("/actions")
 def actions() -> str:
-    """List action jobs newest first, filtered by status, rule, server or event."""
-    f = JobFilters(
-        status=request.args.get("status", "").strip(),
-        rule=request.args.get("rule", "").strip()[:64],
-        server_id=request.args.get("server", "").strip()[:64],
-        event_id=int_arg("event"),
-    )
+    """List action jobs newest first, filtered by status, rule, server, event or time."""
+    f = parse_job_filters(request.args)
     errors = f.problems()
-    if errors:
+    if f.status and f.status not in STATUSES:
         f.status = ""
     page = list_jobs(get_session(), f, int_arg("before"), PAGE_SIZE)
-    raw: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "status": f.status,
-            "rule": f.rule,
-            "server": f.server_id,
-            "event": f.event_id,
-        }.items()
-        if v not in ("", None)
-    }
+    raw: dict[str, Any] = dict(f.raw())
     next_url = url_for("dashboard.actions", before=page.next_key, **raw) if page.next_key else None
     return render_template(
         "dashboard/actions.html",
@@ -110,9 +96,12 @@ def control_action(job_id: int, operation: str) -> Response:
     if get_job(session, job_id) is None:
         abort(404, f"No action job {job_id}.")
     reason = request.form.get("reason", "").strip()
+    if operation in ("cancel", "run") and not reason:
+        flash("Say why: a cancel or a run now needs a reason.", "error")
+        return redirect(url_for("dashboard.action", job_id=job_id), code=303)
     audit(session, actor, control, target, reason=reason)
     try:
-        job = apply_control(session, job_id, operation, actor.label)
+        job = apply_control(session, job_id, operation, actor.label, reason or None)
     except ControlError as exc:
         session.rollback()
         audit_alone(

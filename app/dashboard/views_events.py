@@ -5,7 +5,13 @@ from __future__ import annotations
 from flask import Response, abort, jsonify, render_template, request, url_for
 
 from app.dashboard import bp
-from app.queries.events import events_after, latest_event_id, parse_filters, search_events
+from app.queries.events import (
+    events_after,
+    latest_event_id,
+    outcomes_of,
+    parse_filters,
+    search_events,
+)
 from app.queries.explanations import explain_event
 from app.web import get_rules_store, get_session, int_arg
 
@@ -22,6 +28,7 @@ def events() -> str:
     return render_template(
         "dashboard/events.html",
         page=page,
+        outcomes=outcomes_of(get_session(), page.items),
         f=f,
         next_url=next_url,
         newest=newest,
@@ -36,7 +43,10 @@ def events_feed() -> Response:
     f = parse_filters(request.args)
     after = int_arg("after")
     rows = events_after(get_session(), f, after) if after is not None else []
-    html = render_template("dashboard/_event_rows.html", events=rows) if rows else ""
+    outcomes = outcomes_of(get_session(), rows)
+    html = ""
+    if rows:
+        html = render_template("dashboard/_event_rows.html", events=rows, outcomes=outcomes)
     return jsonify(html=html, count=len(rows), last_id=rows[0].id if rows else (after or 0))
 
 
@@ -51,6 +61,12 @@ def event(event_id: int) -> str:
         event=found.event,
         fields=found.event.fields(),
         jobs=found.jobs,
+        # A rule that matched but was paused: its verdict says so, not a bare "matched".
+        paused_rules={
+            j.rule
+            for j in found.jobs
+            if j.status == "skipped" and (j.reason or "").startswith("rule paused")
+        },
         now_version=found.current.rules_version if found.current else None,
         now_evaluations=found.current.evaluations if found.current else [],
     )

@@ -82,10 +82,14 @@ def close_breaker_view(environment: str) -> Response:
     """Close an open remediation breaker."""
     target = f"breaker:{environment}"
     actor = require_control("breaker.close", target)
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        flash("Say why: closing a breaker needs a reason.", "error")
+        return redirect(url_for("dashboard.health"), code=303)
     session = get_session()
     try:
-        close_breaker(session, environment, actor.label)
-        audit(session, actor, "breaker.close", target, reason=request.form.get("reason", ""))
+        close_breaker(session, environment, actor.label, reason)
+        audit(session, actor, "breaker.close", target, reason=reason)
         session.commit()
         flash(f"Breaker of {environment} closed; Scalr actions there may run again.", "ok")
     except ControlError as exc:

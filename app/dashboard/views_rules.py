@@ -13,7 +13,7 @@ from app.dashboard import bp
 from app.dashboard.auth import require_control
 from app.jobs.control import set_rule_dry_run, set_rule_paused
 from app.queries.backtest import backtest
-from app.queries.jobs import JobFilters, list_jobs
+from app.queries.jobs import JobFilters, list_jobs, waiting_jobs
 from app.queries.rules import (
     PastedEventError,
     condition_lines,
@@ -67,6 +67,7 @@ def _render_rule(name: str, **extra: Any) -> str:
         rule=rule,
         conditions=condition_lines(rule.where),
         jobs=jobs,
+        scheduled_count=waiting_jobs(session, name),
         max_days=MAX_BACKTEST_DAYS,
         **extra,
     )
@@ -84,9 +85,13 @@ def pause_rule(name: str, operation: str) -> Response:
     control, target = f"rule.{operation}", f"rule:{name}"
     actor = require_control(control, target)
     _rule_or_404(name)
+    reason = request.form.get("reason", "").strip()
+    if operation == "pause" and not reason:
+        flash("Say why: pausing a rule needs a reason.", "error")
+        return redirect(url_for("dashboard.rule", name=name), code=303)
     session = get_session()
-    set_rule_paused(session, name, operation == "pause", actor.label)
-    audit(session, actor, control, target, reason=request.form.get("reason", "").strip())
+    set_rule_paused(session, name, operation == "pause", actor.label, reason or None)
+    audit(session, actor, control, target, reason=reason)
     session.commit()
     flash(f"Rule {name} {'paused' if operation == 'pause' else 'resumed'}.", "ok")
     return redirect(url_for("dashboard.rule", name=name), code=303)

@@ -34,7 +34,15 @@ def _job(session: Session, job_id: int) -> ActionJob:
     return job
 
 
-def retry_job(session: Session, job_id: int, who: str, now: datetime | None = None) -> ActionJob:
+def _why(who: str, reason: str | None) -> str:
+    """Say who did it, and why when they said."""
+    reason = (reason or "").strip()[:200]
+    return f"{who}: {reason}" if reason else who
+
+
+def retry_job(
+    session: Session, job_id: int, who: str, now: datetime | None = None, reason: str | None = None
+) -> ActionJob:
     """Queue a dead, skipped or cancelled job to run again now, with a fresh attempt budget."""
     job = _job(session, job_id)
     if job.status not in (DEAD, SKIPPED, CANCELLED):
@@ -44,19 +52,27 @@ def retry_job(session: Session, job_id: int, who: str, now: datetime | None = No
         )
     now = now or utcnow()
     job.status = RETRYING
-    job.reason = f"retried by {who}"
+    job.reason = f"retried by {_why(who, reason)}"
     job.max_attempts = job.attempts + max(1, job.spec.get("max_attempts", 1) if job.spec else 1)
     job.run_at = now
     job.finished_at = None
     job.lease_expires_at = None
     job.locked_by = None
     job.blocked = False
-    job.spec = {**(job.spec or {}), "manual": True}
+    # Kept in the spec: the outcome of the retry replaces the reason, the note stays.
+    job.spec = {
+        **(job.spec or {}),
+        "manual": True,
+        "retried_by": who,
+        "retried_at": now.isoformat(),
+    }
     reopen_followers(session, job)
     return job
 
 
-def cancel_job(session: Session, job_id: int, who: str, now: datetime | None = None) -> ActionJob:
+def cancel_job(
+    session: Session, job_id: int, who: str, now: datetime | None = None, reason: str | None = None
+) -> ActionJob:
     """Cancel a job that has not started (scheduled, waiting to retry, or held)."""
     job = _job(session, job_id)
     if job.status not in (SCHEDULED, RETRYING, HELD):
@@ -65,10 +81,12 @@ def cancel_job(session: Session, job_id: int, who: str, now: datetime | None = N
             f"Job {job_id} is {job.status}; only scheduled or retrying jobs can be cancelled "
             "(and held ones).",
         )
-    return finish(session, job, CANCELLED, f"cancelled by {who}", now or utcnow())
+    return finish(session, job, CANCELLED, f"cancelled by {_why(who, reason)}", now or utcnow())
 
 
-def run_job_now(session: Session, job_id: int, who: str, now: datetime | None = None) -> ActionJob:
+def run_job_now(
+    session: Session, job_id: int, who: str, now: datetime | None = None, reason: str | None = None
+) -> ActionJob:
     """Make a scheduled job due at once (its guards still apply)."""
     job = _job(session, job_id)
     if job.status not in (SCHEDULED, RETRYING):
@@ -81,7 +99,7 @@ def run_job_now(session: Session, job_id: int, who: str, now: datetime | None = 
             "blocked", f"Job {job_id} waits for an earlier action of its rule to finish."
         )
     job.run_at = now or utcnow()
-    job.reason = f"run now by {who}"
+    job.reason = f"run now by {_why(who, reason)}"
     return job
 
 
@@ -92,9 +110,11 @@ CONTROLS: dict[str, Callable[..., ActionJob]] = {
 }
 
 
-def apply_control(session: Session, job_id: int, operation: str, who: str) -> ActionJob:
+def apply_control(
+    session: Session, job_id: int, operation: str, who: str, reason: str | None = None
+) -> ActionJob:
     """Retry, cancel or run a job now, and commit; ControlError when it does not apply."""
-    job = CONTROLS[operation](session, job_id, who)
+    job = CONTROLS[operation](session, job_id, who, reason=reason)
     session.commit()
     return job
 
@@ -109,11 +129,14 @@ def rule_state(session: Session, name: str) -> RuleState:
     return state
 
 
-def set_rule_paused(session: Session, name: str, paused: bool, who: str) -> RuleState:
+def set_rule_paused(
+    session: Session, name: str, paused: bool, who: str, reason: str | None = None
+) -> RuleState:
     """Pause or resume a rule; the worker honours it for jobs not yet started."""
     state = rule_state(session, name)
     state.paused = paused
-    state.updated_by = who
+    # The skip reason of its jobs reads "rule paused by <updated_by>": the why goes with it.
+    state.updated_by = _why(who, reason)[:128]
     state.updated_at = utcnow()
     return state
 
@@ -127,14 +150,16 @@ def set_rule_dry_run(session: Session, name: str, dry_run: bool | None, who: str
     return state
 
 
-def close_breaker(session: Session, environment: str, who: str) -> Breaker:
+def close_breaker(
+    session: Session, environment: str, who: str, reason: str | None = None
+) -> Breaker:
     """Close an open remediation breaker so Scalr actions may run again."""
     breaker = session.get(Breaker, environment, with_for_update=True)
     if breaker is None or not breaker.is_open:
         raise ControlError("not_open", f"The breaker of environment {environment!r} is not open.")
     breaker.is_open = False
     breaker.closed_at = utcnow()
-    breaker.closed_by = who
+    breaker.closed_by = _why(who, reason)[:128]
     return breaker
 
 

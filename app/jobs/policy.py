@@ -117,8 +117,9 @@ def releases_next(ended_status: str, on_failure: str) -> bool:
 
 def chain_stopped(action_index: int, action: str, ended_status: str) -> Verdict:
     """Skip the rule's following actions: an earlier one ended badly and `on_failure` is stop."""
+    # People count a rule's actions from 1, as the action page and the rules file's list do.
     return Verdict(
-        SKIPPED, f"action {action_index} ({action}) ended {ended_status}; on_failure is stop"
+        SKIPPED, f"action {action_index + 1} ({action}) ended {ended_status}; on_failure is stop"
     )
 
 

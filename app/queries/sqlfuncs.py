@@ -34,3 +34,27 @@ def _hour_postgresql(element: hour_bucket, compiler: SQLCompiler, **kw: Any) -> 
 @compiles(hour_bucket)
 def _hour_other(element: hour_bucket, compiler: SQLCompiler, **kw: Any) -> str:
     raise CompileError(f"hour_bucket is not written for {compiler.dialect.name}")
+
+
+class minute_bucket(FunctionElement[str]):  # reads like the SQL function it is
+    """The UTC minute of a timestamp column as text, `YYYY-MM-DD HH:MM`, on either backend."""
+
+    type = String()
+    inherit_cache = True
+    name = "minute_bucket"
+
+
+@compiles(minute_bucket, "sqlite")
+def _minute_sqlite(element: minute_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 16)"
+
+
+@compiles(minute_bucket, "postgresql")
+def _minute_postgresql(element: minute_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
+
+
+@compiles(minute_bucket)
+def _minute_other(element: minute_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"minute_bucket is not written for {compiler.dialect.name}")

@@ -124,7 +124,17 @@ class RulesStore:
                 st = os.stat(self.path)
             except OSError as exc:
                 self._signature = self._digest = None
-                self._fail([RuleProblem(None, "", f"cannot read: {exc.strerror or exc}")])
+                missing = isinstance(exc, FileNotFoundError)
+                if missing and not self._errors:
+                    # Said once, and what to do about it: a fresh clone has no rules.yml.
+                    log.warning(
+                        "no rules file at %s: events are stored, no rule runs. Copy "
+                        "rules.example.yml there (or set RULES_FILE); it is read when it appears",
+                        self.path,
+                    )
+                self._fail(
+                    [RuleProblem(None, "", f"cannot read: {exc.strerror or exc}")], quiet=missing
+                )
                 return False
             signature = (st.st_mtime_ns, st.st_size, st.st_ino)
             if signature == self._signature and not force:
@@ -153,9 +163,9 @@ class RulesStore:
                 )
             return changed
 
-    def _fail(self, errors: list[RuleProblem]) -> None:
+    def _fail(self, errors: list[RuleProblem], quiet: bool = False) -> None:
         """Record that the file is broken, keeping the running rules."""
-        if tuple(errors) != self._errors:
+        if tuple(errors) != self._errors and not quiet:
             log.warning(
                 "rules %s: refused (%d problems), still running version %s: %s",
                 self.path, len(errors), self._rules.version,

@@ -55,9 +55,56 @@
     setInterval(poll, 5000);
   }
 
+  // The overview's health line fetches itself again every data-every seconds.
+  function startHealthRefresh() {
+    var line = document.getElementById("health-line");
+    if (!line) { return; }
+    var every = (parseInt(line.getAttribute("data-every"), 10) || 15) * 1000;
+    setInterval(function () {
+      if (document.hidden) { return; }
+      fetch(line.getAttribute("data-refresh"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) { return; }
+          // The fragment is rendered and escaped by the server's template.
+          var holder = document.createElement("div");
+          holder.innerHTML = html;
+          var fresh = holder.querySelector("#health-line");
+          if (fresh) { line.replaceWith(fresh); line = fresh; showLocalTimes(fresh); }
+        })
+        .catch(function () { /* the next round tries again */ });
+    }, every);
+  }
+
+  // Every <time> also says the browser's own zone in its tooltip.
+  function showLocalTimes(root) {
+    (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
+      var at = new Date(el.getAttribute("datetime"));
+      if (isNaN(at.getTime()) || el.hasAttribute("data-local")) { return; }
+      el.setAttribute("data-local", "1");
+      var local = at.toLocaleString(undefined, { timeZoneName: "short" });
+      el.title = (el.title ? el.title + " · " : "") + local;
+    });
+  }
+
+  // A dangerous control opens a confirmation with a reason before it posts.
+  function wireConfirmations() {
+    document.querySelectorAll("details.confirm").forEach(function (box) {
+      box.addEventListener("toggle", function () {
+        if (box.open) {
+          var reason = box.querySelector("input[name=reason]");
+          if (reason) { reason.focus(); }
+        }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     tickCountdowns();
     setInterval(tickCountdowns, 1000);
     startFeed();
+    startHealthRefresh();
+    showLocalTimes();
+    wireConfirmations();
   });
 })();

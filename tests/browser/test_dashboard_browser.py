@@ -123,7 +123,9 @@ def test_cancel_a_scheduled_action(page, db_session, artifacts_dir):
     log_in(page, "/actions?status=scheduled")
     page.click(f"a[href='/actions/{job.id}']")
     page.wait_for_load_state()
-    page.click("button:has-text('Cancel')")
+    page.click("summary:has-text('Cancel')")
+    page.fill("details[open] input[name=reason]", "duplicate of #1")
+    page.click("details[open] button:has-text('Cancel this action')")
     page.wait_for_load_state()
     assert page.locator("h1 .status").inner_text() == "cancelled"
     assert job_status(db_session, job.id) == "cancelled"
@@ -157,6 +159,8 @@ def test_rules_pages_and_backtest(page, db_session, artifacts_dir):
     assert "2 would fire" in page.locator("p.summary").inner_text()
     assert page.locator("table.backtest tr.o-would_be_throttled").count() == 1
     shoot(page, artifacts_dir, "rule-backtest")
-    page.click("button:has-text('Pause')")
+    page.click("summary:has-text('Pause')")
+    page.fill("details[open] input[name=reason]", "maintenance")
+    page.click("details[open] button:has-text('Pause this rule')")
     page.wait_for_load_state()
     assert "paused" in page.locator("h1").inner_text()

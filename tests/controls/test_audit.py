@@ -52,7 +52,7 @@ def test_dashboard_controls_are_recorded_with_their_reason(admin, db_session, cl
     event = gen_event(db_session)
     job = gen_job(db_session, event.id, status="dead")
     post(admin, f"/actions/{job.id}/retry", reason="Scalr is back")
-    post(admin, "/rules/replace-terminated-web/pause")
+    post(admin, "/rules/replace-terminated-web/pause", reason="noisy farm")
     post(admin, "/rules/replace-terminated-web/dry-run", mode="on")
     post(admin, f"/actions/{job.id}/retry")  # no longer dead: refused
     items = client.get("/api/v1/audit?via=dashboard", headers=BEARER).get_json()["items"]
@@ -60,7 +60,7 @@ def test_dashboard_controls_are_recorded_with_their_reason(admin, db_session, cl
     assert got == [
         ("login", None, "ok", None),
         ("job.retry", f"job:{job.id}", "ok", "Scalr is back"),
-        ("rule.pause", "rule:replace-terminated-web", "ok", None),
+        ("rule.pause", "rule:replace-terminated-web", "ok", "noisy farm"),
         ("rule.dry_run", "rule:replace-terminated-web", "ok", None),
         ("job.retry", f"job:{job.id}", "refused", None),
     ]

@@ -95,7 +95,7 @@ def test_retry_dead_job(admin, db_session):
 
 def test_cancel_scheduled_job(admin, db_session):
     job = gen_job(db_session, gen_event(db_session).id, status="scheduled")
-    assert post(admin, f"/actions/{job.id}/cancel").status_code == 303
+    assert post(admin, f"/actions/{job.id}/cancel", reason="test").status_code == 303
     job = reload(db_session, job.id)
     assert job.status == "cancelled"
     assert job.finished_at is not None
@@ -104,16 +104,16 @@ def test_cancel_scheduled_job(admin, db_session):
 def test_run_scheduled_job_now(admin, db_session):
     job = gen_job(db_session, gen_event(db_session).id, status="scheduled")
     before = job.run_at
-    assert post(admin, f"/actions/{job.id}/run").status_code == 303
+    assert post(admin, f"/actions/{job.id}/run", reason="test").status_code == 303
     job = reload(db_session, job.id)
     assert job.status == "scheduled"
     assert job.run_at < before
-    assert job.reason == "run now by dashboard:admin"
+    assert job.reason == "run now by dashboard:admin: test"
 
 
 def test_control_that_does_not_apply_says_why(admin, db_session):
     job = gen_job(db_session, gen_event(db_session).id, status="succeeded")
-    response = post(admin, f"/actions/{job.id}/cancel")
+    response = post(admin, f"/actions/{job.id}/cancel", reason="test")
     assert response.status_code == 303
     page = admin.get(f"/actions/{job.id}").get_data(as_text=True)
     assert "only scheduled or retrying jobs can be cancelled" in page

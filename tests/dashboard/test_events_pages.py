@@ -28,7 +28,7 @@ def test_overview_counts_and_chart(admin, dash_app, db_session):
     gen_job(db_session, event.id, status="dead", error="ServerID empty")
     gen_breaker(db_session, "prod")
     gen_heartbeat(db_session, "worker-7", last_beat_at=now)
-    page = admin.get("/").get_data(as_text=True)
+    page = admin.get("/?window=24h").get_data(as_text=True)
     assert "<strong>5</strong> events, 24 h" in page
     assert "<strong>4</strong> this hour" in page
     assert page.count("<rect x=") == 2  # one bar per hour that had events

@@ -48,9 +48,9 @@ def test_broken_rules_file_is_shown_with_every_error(admin, dash_app, tmp_path):
 
 
 def test_pause_and_resume_are_persisted(admin, db_session):
-    assert post(admin, f"{URL}/pause").status_code == 303
+    assert post(admin, f"{URL}/pause", reason="test").status_code == 303
     row = state(db_session)
-    assert row.paused and row.updated_by == "dashboard:admin"
+    assert row.paused and row.updated_by == "dashboard:admin: test"
     assert "paused" in admin.get("/rules").get_data(as_text=True)
     assert 'action="/rules/replace-terminated-web/resume"' in admin.get(URL).get_data(as_text=True)
     assert post(admin, f"{URL}/resume").status_code == 303
@@ -69,13 +69,13 @@ def test_dry_run_switch(admin, db_session):
 
 def test_unknown_rule_is_404(admin):
     assert admin.get("/rules/nope").status_code == 404
-    assert post(admin, "/rules/nope/pause").status_code == 404
+    assert post(admin, "/rules/nope/pause", reason="test").status_code == 404
 
 
 def test_rule_page_shows_definition(admin):
     page = admin.get(URL).get_data(as_text=True)
     assert "farm_id eq 1439" in page
-    assert "at most 2 per 3600 s" in page
+    assert "at most 2 per 1h" in page
     assert "ServerLaunch" in page
 
 

@@ -96,12 +96,12 @@ def test_health_page(admin, dash_app, db_session):
 
 def test_close_breaker(admin, db_session):
     gen_breaker(db_session, "prod")
-    assert post(admin, "/health/breakers/prod/close").status_code == 303
+    assert post(admin, "/health/breakers/prod/close", reason="test").status_code == 303
     db_session.expire_all()
     breaker = db_session.get(Breaker, "prod")
-    assert not breaker.is_open and breaker.closed_by == "dashboard:admin"
+    assert not breaker.is_open and breaker.closed_by == "dashboard:admin: test"
     db_session.rollback()
-    post(admin, "/health/breakers/prod/close")
+    post(admin, "/health/breakers/prod/close", reason="test")
     assert "is not open" in admin.get("/health").get_data(as_text=True)
 
 

@@ -12,7 +12,7 @@ from app.jobs.control import apply_control, cancel_job, retry_job, set_rule_dry_
 from app.jobs.create import process_event
 from tests.jobs.helpers import claim, jobs_of, later_event, matched, record, two_steps
 
-STOPPED = "action 0 (webhook) ended {}; on_failure is stop"
+STOPPED = "action 1 (webhook) ended {}; on_failure is stop"
 
 
 def assert_released(follower) -> None:

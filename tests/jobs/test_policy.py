@@ -138,7 +138,7 @@ def test_the_chain_releases_after_good_endings_or_on_continue(status, on_failure
 
 def test_chain_stop_texts():
     assert policy.chain_stopped(0, "ServerReboot", "dead") == Verdict(
-        "skipped", "action 0 (ServerReboot) ended dead; on_failure is stop"
+        "skipped", "action 1 (ServerReboot) ended dead; on_failure is stop"
     )
     assert policy.chain_stopped_at_creation("skipped", "template: x") == Verdict(
         "skipped", "an earlier action of the rule ended skipped: template: x"

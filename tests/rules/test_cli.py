@@ -25,7 +25,7 @@ def test_check_good_file_prints_a_summary() -> None:
     result = run("check", str(EXAMPLE))
     assert result.exit_code == 0, result.output
     assert "rules OK (version " in result.stdout
-    assert result.stdout.startswith(f"{EXAMPLE}: 5 rules OK")
+    assert result.stdout.startswith(f"{EXAMPLE}: 6 rules OK")
 
 
 def test_check_bad_file_prints_every_error_and_fails(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_explain_shows_each_rule_and_renders_matches() -> None:
     assert '[0] scalr ServerLaunch {"FarmRoleID": "1978", "IncreaseMaxInstances": 0}' in out
     assert "(delay 120s, throttle 3/3600s key '1978')" in out
     assert "no     reboot-failing-web: listens for CheckFailed; event is HostDown" in out
-    assert out.rstrip().endswith("1 of 5 rules match HostDown")
+    assert out.rstrip().endswith("1 of 6 rules match HostDown")
 
 
 def test_explain_reports_the_failing_condition() -> None:
@@ -98,7 +98,10 @@ def test_explain_json_from_stdin() -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert [e["rule_name"] for e in data][:2] == ["replace-terminated-web", "reboot-failing-web"]
+    assert [e["rule_name"] for e in data][:2] == [
+        "replace-terminated-web",
+        "replace-terminated-queue",
+    ]
     warm = next(e for e in data if e["rule_name"] == "warm-cache-on-new-web")
     assert warm["reason"] == "rule is disabled (its conditions would not have matched either)"
 
