@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "lifeguard.ingest"
 REPLAY_EVERY_SECONDS = 0.5
-REPLAY_BACKOFF_MAX_SECONDS = 5.0
+REPLAY_BACKOFF_MAX_SECONDS = 2.0
 # The replayer thread ends after this many idle rounds (empty spool, database up).
 REPLAYER_IDLE_ROUNDS = 20
 

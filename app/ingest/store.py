@@ -6,6 +6,7 @@ one of `app.ingest.parsing`'s errors; `app.ingest.routes` gives it its answer.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -15,9 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -165,6 +164,7 @@ def scrubbed_row(**values: Any) -> dict[str, Any]:
     for column in SCRUBBED_COLUMNS:
         values[column] = scrub(values[column])
     values["enriched_fields"] = []
+    values["evaluations"] = []
     values["received_at"] = utcnow()
     values["ingest_key"] = new_ingest_key()
     return values
@@ -204,6 +204,57 @@ def scrub(value: Any) -> Any:
     return value
 
 
+# What ingest writes of an event (the matcher fills the rest later).
+INSERT_COLUMNS = (
+    "name",
+    "message",
+    "server_id",
+    "public_ip",
+    "internal_ip",
+    "new_ip",
+    "farm_id",
+    "farm_role_id",
+    "role_name",
+    "env_id",
+    "source",
+    "received_at",
+    "data",
+    "enriched_fields",
+    "evaluations",
+    "raw",
+    "remote_addr",
+    "external_id",
+    "ingest_key",
+)
+
+
+@functools.cache
+def insert_statement(rows: int) -> TextClause:
+    """Return `INSERT ... VALUES (..) x rows ON CONFLICT DO NOTHING RETURNING id, ingest_key`.
+
+    One text for SQLite (3.35+) and PostgreSQL alike, typed bind parameters so JSON and
+    timestamps are stored as the ORM stores them. Not the dialects' `insert()` with
+    `on_conflict_do_nothing()`: SQLAlchemy cannot cache that construct, and compiling
+    it anew costs more than the insert itself.
+    """
+    table = Event.__table__
+    names = ", ".join(INSERT_COLUMNS)
+    values = ", ".join(
+        "(" + ", ".join(f":{column}_{i}" for column in INSERT_COLUMNS) + ")" for i in range(rows)
+    )
+    statement = text(  # every name in it is a constant of this module: nothing comes from input
+        f"INSERT INTO {Event.__tablename__} ({names}) VALUES {values} "  # noqa: S608
+        "ON CONFLICT DO NOTHING RETURNING id, ingest_key"
+    )
+    return statement.bindparams(
+        *(
+            bindparam(f"{column}_{i}", type_=table.c[column].type)
+            for i in range(rows)
+            for column in INSERT_COLUMNS
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Stored:
     """Where a row went: its event id, and whether that is an earlier delivery's (a repeat)."""
@@ -215,19 +266,18 @@ class Stored:
 def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[Stored]:
     """Insert `rows` in the session's transaction, one `Stored` per row, in order.
 
-    One Core `INSERT ... ON CONFLICT DO NOTHING RETURNING` for all of them: a row whose
-    `ingest_key` is stored already (a spool replayed twice, a commit in doubt) gets that
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING` for all of them, no ORM unit of work:
+    a row whose `ingest_key` is stored already (a spool replayed twice, a commit in doubt) gets that
     row's id; a webhook whose `external_id` is stored already (Scalr's retry, or the same
     eventId twice in one batch) is a duplicate of the stored row. Neither fails the batch.
     """
     if not rows:
         return []
     table = Event.__table__
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(table).on_conflict_do_nothing().returning(table.c.id, table.c.ingest_key)  # type: ignore[arg-type]
+    result = session.execute(
+        insert_statement(len(rows)),
+        {f"{column}_{i}": row[column] for i, row in enumerate(rows) for column in INSERT_COLUMNS},
     )
-    result = session.execute(statement, list(rows) if len(rows) > 1 else rows[0])
     by_key: dict[str, int] = {key: id_ for id_, key in result}
     missing = [row for row in rows if row["ingest_key"] not in by_key]
     by_external: dict[str, int] = {}

@@ -17,12 +17,14 @@ No Flask: the writer is built by `app.ingest.service` and tested without HTTP.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -46,6 +48,18 @@ class DatabaseUnavailable(Exception):
 def is_unavailable(exc: BaseException) -> bool:
     """Say whether `exc` means the database is away rather than that the row is wrong."""
     return isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError | DataError)
+
+
+_lock_files: dict[str, int] = {}
+_lock_files_lock = threading.Lock()
+
+
+def _lock_file(path: str) -> int:
+    """Return this process's descriptor of the lock file `path` (one per path)."""
+    with _lock_files_lock:
+        if path not in _lock_files:
+            _lock_files[path] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        return _lock_files[path]
 
 
 class Ticket:
@@ -95,6 +109,26 @@ class GroupWriter:
         self._busy_since: float | None = None
         self.batches = 0
         self.rows = 0
+        self._lock_fd: int | None = None
+        url = factory.kw["bind"].url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            self._lock_fd = _lock_file(f"{os.path.abspath(url.database)}.ingest-lock")
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """On SQLite, queue the machine's ingest writers on an flock, not on busy_timeout.
+
+        SQLite's busy handler sleeps up to 100 ms between tries for its write lock; a
+        blocked flock wakes the moment the other process's writer lets go.
+        """
+        if self._lock_fd is None:
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     # -- health ------------------------------------------------------------------------------
 
@@ -182,7 +216,7 @@ class GroupWriter:
     def commit_batch(self, batch: list[Ticket]) -> None:
         """Commit the rows of `batch` in one transaction and release their requests."""
         try:
-            with self.factory() as session:
+            with self._file_lock(), self.factory() as session:
                 results = self._commit(session, [t.row for t in batch])
         except BaseException as exc:
             if is_unavailable(exc):
