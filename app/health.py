@@ -83,6 +83,11 @@ def readiness(
     return checks["database"]["ok"] and checks["schema"]["ok"], checks
 
 
+def current_spool() -> Spool:
+    """Return the running application's ingest spool (for the health page)."""
+    return ingest_of(current_app).spool
+
+
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """Answer 200 when this process can take traffic, 503 otherwise."""

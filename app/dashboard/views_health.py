@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.dashboard import bp
 from app.dashboard.auth import who
-from app.health import readiness
-from app.ingest.service import ingest_of
+from app.health import current_spool, readiness
 from app.jobs.control import ControlError, close_breaker
 from app.models.ops import Breaker, PeriodicTask, WorkerHeartbeat
 from app.queries.stats import queued_jobs
@@ -55,7 +54,7 @@ def health() -> str:
     ready, checks = readiness(
         get_services().engine,
         get_services().session_factory,
-        ingest_of(current_app).spool,
+        current_spool(),
     )
     queue_due, queue_all = queued_jobs(session, now)
     heartbeats = list(
