@@ -103,6 +103,9 @@ class Config:
     trusted_proxies: int = 0
     max_body_bytes: int = 64 * 1024
     ingest_rate_per_minute: int = 6000
+    # Where ingest keeps deliveries the database could not take (None: <instance>/spool).
+    spool_dir: Path | None = None
+    spool_max_bytes: int = 256 * 1024 * 1024
     scalr_webhook_key: str | None = None
     webhook_max_skew_seconds: int = 300
     webhook_keep_user_variables: bool = False
@@ -158,6 +161,10 @@ class Config:
             ingest_rate_per_minute=parse_int(
                 "INGEST_RATE_PER_MINUTE", env.get("INGEST_RATE_PER_MINUTE"), 6000
             ),
+            spool_dir=Path(env["SPOOL_DIR"]) if env.get("SPOOL_DIR") else None,
+            spool_max_bytes=parse_int(
+                "SPOOL_MAX_BYTES", env.get("SPOOL_MAX_BYTES"), 256 * 1024 * 1024, minimum=0
+            ),
             scalr_webhook_key=_secret(env.get("SCALR_WEBHOOK_KEY")),
             webhook_max_skew_seconds=parse_int(
                 "WEBHOOK_MAX_SKEW_SECONDS", env.get("WEBHOOK_MAX_SKEW_SECONDS"), 300, minimum=1
@@ -209,6 +216,11 @@ class Config:
             ),
             environ=env,
         )
+
+    @property
+    def spool_path(self) -> Path:
+        """Return the spool directory: SPOOL_DIR, or `spool/` in the instance folder."""
+        return self.spool_dir if self.spool_dir is not None else self.instance_path / "spool"
 
     def with_overrides(self, **overrides: Any) -> Config:
         """Return a copy with some values replaced (tests, the demo)."""

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
 from app.db import utcnow
+from app.ingest.service import ingest_of
+from app.ingest.spool import Spool
 from app.metrics import process_registry
 from app.models.event import Event
 from app.models.ops import Breaker
@@ -35,6 +39,7 @@ from app.services import get_services
 from app.web import get_rules_store
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 HEARTBEAT_FRESH = timedelta(seconds=60)
 
@@ -45,16 +50,24 @@ def healthz() -> Response:
     return jsonify(status="ok")
 
 
-def readiness(engine: Engine, factory: sessionmaker[Session]) -> tuple[bool, dict[str, Any]]:
-    """Check the database, the schema revision and the worker heartbeat."""
+def readiness(
+    engine: Engine, factory: sessionmaker[Session], spool: Spool | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """Check the database, the schema revision, the worker heartbeat and the spool.
+
+    With the database away, the process is ready while its spool accepts deliveries:
+    taking it out of rotation then would refuse what it can keep (Scalr never retries).
+    """
     checks: dict[str, Any] = {}
+    if spool is not None:
+        checks["spool"] = spool.stats().as_dict()
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = {"ok": True}
     except Exception as exc:
         checks["database"] = {"ok": False, "error": type(exc).__name__}
-        return False, checks
+        return spool is not None and checks["spool"]["ok"], checks
     head = migrate.head_revision()
     current = migrate.current_revision(engine)
     checks["schema"] = {"ok": current == head, "current": current, "head": head}
@@ -70,14 +83,41 @@ def readiness(engine: Engine, factory: sessionmaker[Session]) -> tuple[bool, dic
     return checks["database"]["ok"] and checks["schema"]["ok"], checks
 
 
+def current_spool() -> Spool:
+    """Return the running application's ingest spool (for the health page)."""
+    return ingest_of(current_app).spool
+
+
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """Answer 200 when this process can take traffic, 503 otherwise."""
-    ok, checks = readiness(
-        get_services().engine,
-        get_services().session_factory,
-    )
+    ingest = ingest_of(current_app)
+    ingest.start()  # a process's first probe adopts what a dead process left in the spool
+    ok, checks = readiness(get_services().engine, get_services().session_factory, ingest.spool)
     return jsonify(ready=ok, checks=checks), 200 if ok else 503
+
+
+class SpoolCollector(Collector):
+    """Read the spool's depth and age at scrape time (every process under its SPOOL_DIR)."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.spool.stats()
+        yield GaugeMetricFamily(
+            "lifeguard_spool_depth",
+            "Deliveries in the local spool, waiting for the database (this SPOOL_DIR).",
+            value=stats.depth,
+        )
+        yield GaugeMetricFamily(
+            "lifeguard_spool_oldest_seconds",
+            "Age of the oldest delivery in the local spool (0: empty).",
+            value=stats.oldest_seconds,
+        )
+        yield GaugeMetricFamily(
+            "lifeguard_spool_bytes", "Bytes in the local spool.", value=stats.bytes
+        )
 
 
 class DatabaseCollector(Collector):
@@ -150,6 +190,9 @@ class DatabaseCollector(Collector):
 def metrics() -> Response:
     """Expose metrics in the Prometheus text format."""
     services = get_services()
+    # The spool is reported even when the database is away and its gauges cannot be read.
+    spool_registry = CollectorRegistry(auto_describe=False)
+    spool_registry.register(SpoolCollector(ingest_of(current_app).spool))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(services.session_factory, services.scalr_environments))
     status = get_rules_store().status()
@@ -160,7 +203,12 @@ def metrics() -> Response:
     )
     rules_ok.set(1 if status.ok else 0)
     # Shared state from the database, then this process's (or every process's) counters.
-    body = generate_latest(registry) + generate_latest(process_registry())
+    try:
+        shared = generate_latest(registry)
+    except DBAPIError:
+        log.warning("/metrics: the database is away; its gauges are left out")
+        shared = b""
+    body = generate_latest(spool_registry) + shared + generate_latest(process_registry())
     return Response(body, mimetype="text/plain; version=0.0.4")
 
 

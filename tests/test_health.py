@@ -33,11 +33,24 @@ def test_readyz_says_not_ready_until_schema_is_at_head(make_app, tmp_path):
     assert body["checks"]["worker"]["ok"] is False  # reported, not required
 
 
-def test_readyz_when_database_is_unreachable(make_app):
+def test_readyz_when_database_is_unreachable_is_ready_while_the_spool_accepts(make_app):
     application = make_app(database_url="postgresql://nobody@127.0.0.1:1/none")
     response = application.test_client().get("/readyz")
+    assert response.status_code == 200
+    checks = response.get_json()["checks"]
+    assert checks["database"]["ok"] is False
+    assert checks["spool"] == {
+        "ok": True,
+        "depth": 0,
+        "oldest_seconds": 0,
+        "bytes": 0,
+        "max_bytes": 256 * 1024 * 1024,
+        "segments": 0,
+    }
+    full = make_app(database_url="postgresql://nobody@127.0.0.1:1/none", spool_max_bytes=0)
+    response = full.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["checks"]["database"]["ok"] is False
+    assert response.get_json()["checks"]["spool"]["ok"] is False
 
 
 def test_metrics_in_prometheus_format(client, db_session):
@@ -50,6 +63,7 @@ def test_metrics_in_prometheus_format(client, db_session):
     assert "lifeguard_breakers_open 0.0" in text
     # The test app has no rules file: the gauge says so.
     assert "lifeguard_rules_file_ok 0.0" in text
+    assert "lifeguard_spool_depth 0.0" in text and "lifeguard_spool_oldest_seconds 0.0" in text
 
 
 def test_scalr_checks_against_the_simulator_and_a_dead_endpoint(make_app, sim):  # noqa: F811

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from app.audit import REFUSED, audit, audit_alone
 from app.dashboard import bp
 from app.dashboard.auth import require_control
-from app.health import readiness
+from app.health import current_spool, readiness
 from app.jobs.control import ControlError, close_breaker
 from app.models.ops import Breaker, PeriodicTask, WorkerHeartbeat
 from app.queries.stats import queued_jobs
@@ -55,6 +55,7 @@ def health() -> str:
     ready, checks = readiness(
         get_services().engine,
         get_services().session_factory,
+        current_spool(),
     )
     queue_due, queue_all = queued_jobs(session, now)
     heartbeats = list(

@@ -6,14 +6,19 @@ No Flask and no HTTP: a refusal is an `AuthError`; `app.ingest.routes` gives it 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import ipaddress
+import mmap
+import os
+import struct
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 from app.security import bearer_token, secrets_equal
 
@@ -48,7 +53,7 @@ class AddressNotAllowed(AuthError):
 
 
 class Flooded(AuthError):
-    """The sender posted more than the flood limit allows this minute."""
+    """The sender failed authentication more often than the flood limit allows this minute."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__("Too many posts from this address; slow down.")
@@ -107,13 +112,20 @@ def address_allowed(address: str | None, networks: Iterable[Network]) -> bool:
     return any(ip.version == net.version and ip in net for net in networks)
 
 
-def admit(address: str | None, networks: Iterable[Network], limiter: FloodLimiter) -> None:
-    """Refuse a sender outside the allow-list, then one over the flood limit."""
+def admit(address: str | None, networks: Iterable[Network]) -> None:
+    """Refuse a sender outside the allow-list."""
     if not address_allowed(address, networks):
         raise AddressNotAllowed(address)
+
+
+def counted_refusal(address: str | None, limiter: FloodLimiter, error: AuthError) -> AuthError:
+    """Count a post that failed authentication; return `Flooded` past the limit, else `error`.
+
+    Only failures are counted: a delivery with a good token or signature is never refused
+    for its rate (Scalr's legacy sender never retries, and posts a storm from one address).
+    """
     allowed, retry_after = limiter.allow(address)
-    if not allowed:
-        raise Flooded(retry_after)
+    return error if allowed else Flooded(retry_after)
 
 
 def presented_token(query: Mapping[str, list[str]], authorization: str | None) -> str | None:
@@ -136,14 +148,22 @@ def check_ingest_token(expected: str | None, presented: str | None) -> None:
 
 
 class FloodLimiter:
-    """A per-address fixed-window counter: at most `per_minute` posts a minute per process."""
+    """A per-address fixed-window counter of failed posts: at most `per_minute` a minute.
 
-    def __init__(self, per_minute: int, clock: object = time.monotonic) -> None:
+    Counted in this process's memory, or, given `path`, in a small table of a shared file
+    that every web process of the machine maps (`SharedCounts`), so the limit holds
+    across gunicorn workers instead of multiplying with them.
+    """
+
+    def __init__(
+        self, per_minute: int, clock: object = time.monotonic, path: Path | None = None
+    ) -> None:
         self.per_minute = per_minute
         self._clock = clock
         self._lock = threading.Lock()
         self._window = 0
         self._counts: dict[str, int] = {}
+        self._shared = SharedCounts(path) if path is not None and per_minute > 0 else None
 
     def allow(self, address: str | None) -> tuple[bool, int]:
         """Count one post from `address`; return (allowed, seconds until the window resets)."""
@@ -152,14 +172,63 @@ class FloodLimiter:
         now = self._clock()  # type: ignore[operator]
         window = int(now // 60)
         key = address or "-"
-        with self._lock:
-            if window != self._window:
-                self._window = window
-                self._counts.clear()
-            count = self._counts.get(key, 0) + 1
-            self._counts[key] = count
+        if self._shared is not None:
+            count = self._shared.add(key, window)
+        else:
+            with self._lock:
+                if window != self._window:
+                    self._window = window
+                    self._counts.clear()
+                count = self._counts.get(key, 0) + 1
+                self._counts[key] = count
         retry_after = max(1, int(60 - now % 60))
         return count <= self.per_minute, retry_after
+
+
+class SharedCounts:
+    """Counts per (address, minute) in a memory-mapped file shared by the machine's processes.
+
+    A fixed table of `SLOTS` slots (8-byte address hash, 4-byte window, 4-byte count),
+    open addressing over `PROBES` slots; a slot of an older minute is free. Updates hold
+    an `flock` on the file (other processes) and a lock (this process's threads). Full
+    probes share the last slot's count, which errs towards limiting, never towards
+    letting more through. Only failed posts are counted, so this is off the hot path.
+    """
+
+    SLOTS = 4096
+    PROBES = 16
+    _SLOT = struct.Struct("<QII")
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        size = self.SLOTS * self._SLOT.size
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if os.fstat(self._fd).st_size < size:
+            os.ftruncate(self._fd, size)
+        self._map = mmap.mmap(self._fd, size)
+        self._lock = threading.Lock()
+
+    def add(self, key: str, window: int) -> int:
+        """Count one for `key` in `window`; return its count there."""
+        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+        digest = digest or 1  # 0 marks an empty slot
+        window &= 0xFFFFFFFF
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                for probe in range(self.PROBES):
+                    offset = ((digest + probe) % self.SLOTS) * self._SLOT.size
+                    slot_key, slot_window, count = self._SLOT.unpack_from(self._map, offset)
+                    if slot_key == digest and slot_window == window:
+                        break
+                    if slot_key == 0 or slot_window != window:
+                        count = 0
+                        break
+                count += 1
+                self._SLOT.pack_into(self._map, offset, digest, window, count)
+                return int(count)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 # --- 5.x webhooks: HMAC-SHA1 over body + Date (scalr-protocol.md 2.4) -----------------------

@@ -7,16 +7,26 @@ call the plain functions of `auth`, `wire` and `store`, and answer their typed e
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+import click
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
 
 from app.errors import APIError, json_error
-from app.ingest import auth, parsing, store, wire
+from app.ingest import auth, parsing, spool, store, wire
+from app.ingest.service import Spooled, ingest_of, install
 from app.metrics import INGEST_REFUSED, INGEST_SECONDS
-from app.services import get_services
-from app.web import get_clock, get_config, get_session
+from app.services import get_services, services_of
+from app.web import get_clock, get_config
 
-bp = Blueprint("ingest", __name__)
+# `flask --app wsgi spool replay` is this blueprint's command group.
+bp = Blueprint("ingest", __name__, cli_group="spool")
+
+# Failed posts per address are counted in this file of the instance folder, shared by the
+# machine's web processes (app.ingest.auth.SharedCounts).
+FAILURE_COUNTS_FILE = "ingest-failures.bin"
 
 # Each typed refusal, its status and its machine code; the message is the error's own text.
 # Looked up along the error's class hierarchy, so a subclass may have a row of its own.
@@ -43,6 +53,7 @@ ANSWERS: dict[type[Exception], tuple[int, str]] = {
     parsing.InvalidEventName: (400, "invalid_event"),
     parsing.InvalidHint: (400, "invalid_hint"),
     parsing.InvalidPayload: (400, "invalid_payload"),
+    spool.SpoolFull: (503, "spool_full"),
 }
 REFUSALS = (
     auth.AuthError,
@@ -51,7 +62,25 @@ REFUSALS = (
     parsing.InvalidEventName,
     parsing.InvalidHint,
     parsing.InvalidPayload,
+    spool.SpoolFull,
 )
+
+
+@bp.record_once
+def _install(state: BlueprintSetupState) -> None:
+    """Build this app's ingest (group-commit writer, spool) and its shared failure counts."""
+    app = state.app
+    assert isinstance(app, Flask)
+    services = services_of(app)
+    config = services.config
+    install(app, config, services.session_factory)
+    # create_app builds a limiter of this process's memory; across gunicorn workers the
+    # count must be one, so it is replaced by the same limit over the shared file.
+    services.flood_limiter = auth.FloodLimiter(
+        config.ingest_rate_per_minute,
+        clock=time.time,
+        path=config.instance_path / FAILURE_COUNTS_FILE,
+    )
 
 
 def api_error(exc: Exception) -> APIError:
@@ -75,6 +104,7 @@ def _refused(exc: Exception) -> Response:
 @bp.before_request
 def _start_clock() -> None:
     g.ingest_started = time.perf_counter()
+    ingest_of(current_app).start()
 
 
 @bp.after_request
@@ -90,10 +120,18 @@ for _refusal in REFUSALS:
 
 
 def _admit() -> str | None:
-    """Apply the address allow-list and the flood limit; return the client address."""
+    """Apply the address allow-list; return the client address."""
     address = request.remote_addr
-    auth.admit(address, get_config().ingest_allowed_ips, get_services().flood_limiter)
+    auth.admit(address, get_config().ingest_allowed_ips)
     return address
+
+
+def _authenticate(address: str | None, check: Callable[[], None]) -> None:
+    """Run `check`; a failure is counted against the address (429 past the flood limit)."""
+    try:
+        check()
+    except auth.AuthError as exc:
+        raise auth.counted_refusal(address, get_services().flood_limiter, exc) from None
 
 
 def _delivery(address: str | None, query: dict[str, list[str]] | None = None) -> wire.Delivery:
@@ -109,15 +147,24 @@ def _delivery(address: str | None, query: dict[str, list[str]] | None = None) ->
     )
 
 
+def _stored(row: dict[str, Any]) -> tuple[Response, int]:
+    """Commit `row` (or spool it) and answer: 202 new, 200 a repeated eventId, 202 spooled."""
+    outcome = ingest_of(current_app).store(row)
+    if isinstance(outcome, Spooled):
+        return jsonify(id=None, spooled=outcome.reference), 202
+    if outcome.duplicate:
+        return jsonify(id=outcome.id, duplicate=True), 200
+    return jsonify(id=outcome.id), 202
+
+
 @bp.post("/events")
 def receive_event() -> tuple[Response, int]:
     """Store a RESTEventObserver notification (form body, query string or JSON)."""
     address = _admit()
     query = wire.decode_query(request.query_string)
     presented = auth.presented_token(query, request.headers.get("Authorization"))
-    auth.check_ingest_token(get_config().ingest_token, presented)
-    event = store.receive_observer(get_session(), _delivery(address, query))
-    return jsonify(id=event.id), 202
+    _authenticate(address, lambda: auth.check_ingest_token(get_config().ingest_token, presented))
+    return _stored(store.observer_row(_delivery(address, query)))
 
 
 @bp.post("/webhooks/scalr")
@@ -126,17 +173,24 @@ def receive_webhook() -> tuple[Response, int]:
     address = _admit()
     config = get_config()
     delivery = _delivery(address)
-    auth.check_webhook_signature(
-        config.scalr_webhook_key,
-        delivery.body,
-        request.headers.get("Date"),
-        request.headers.get("X-Signature"),
-        config.webhook_max_skew_seconds,
-        get_clock()(),
+    _authenticate(
+        address,
+        lambda: auth.check_webhook_signature(
+            config.scalr_webhook_key,
+            delivery.body,
+            request.headers.get("Date"),
+            request.headers.get("X-Signature"),
+            config.webhook_max_skew_seconds,
+            get_clock()(),
+        ),
     )
-    event, duplicate = store.receive_webhook(
-        get_session(), delivery, config.webhook_keep_user_variables
-    )
-    if duplicate:
-        return jsonify(id=event.id, duplicate=True), 200
-    return jsonify(id=event.id), 202
+    return _stored(store.webhook_row(delivery, config.webhook_keep_user_variables))
+
+
+@bp.cli.command("replay")
+def spool_replay() -> None:
+    """Move spooled deliveries that no running process holds into the database."""
+    ingest = ingest_of(current_app)
+    moved = ingest.spool.replay(ingest.factory, ingest.writer_commit_for_replay)
+    stats = ingest.stats()
+    click.echo(f"replayed {moved}; left in the spool: {stats.depth} in {stats.segments} files")

@@ -1,4 +1,4 @@
-"""Turn one read delivery into one committed event row: normalise, scrub, commit.
+"""Turn read deliveries into committed event rows: normalise, scrub, insert, commit.
 
 No Flask and no HTTP: a delivery that cannot become an event raises `MissingEvent` or
 one of `app.ingest.parsing`'s errors; `app.ingest.routes` gives it its answer.
@@ -6,13 +6,20 @@ one of `app.ingest.parsing`'s errors; `app.ingest.routes` gives it its answer.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.ingest import wire
 from app.ingest.parsing import (
     InvalidEventName,
@@ -68,8 +75,26 @@ def raw_record(delivery: wire.Delivery, query: dict[str, list[str]], body: Any) 
     }
 
 
-def observer_event(delivery: wire.Delivery) -> Event:
-    """Read and normalise a legacy RESTEventObserver delivery into an unsaved event."""
+def new_ingest_key() -> str:
+    """Return a key no other delivery has: time-ordered, so the unique index grows at its end."""
+    global _key_seq
+    with _key_lock:
+        _key_seq += 1
+        seq = _key_seq
+        if _key_pid[0] != os.getpid():  # a forked child must not repeat its parent's keys
+            _key_pid[0] = os.getpid()
+            _key_boot[0] = secrets.token_hex(4)
+    return f"{int(time.time() * 1000):011x}{os.getpid():06x}{_key_boot[0]}{seq:08x}"
+
+
+_key_lock = threading.Lock()
+_key_seq = 0
+_key_pid = [os.getpid()]
+_key_boot = [secrets.token_hex(4)]
+
+
+def observer_row(delivery: wire.Delivery) -> dict[str, Any]:
+    """Read and normalise a legacy RESTEventObserver delivery into a scrubbed event row."""
     fields = wire.read_observer(delivery)
     if fields.event is None or fields.event.strip() == "":
         raise MissingEvent("The field `event` is required (e.g. event=OnHostDown).")
@@ -78,7 +103,7 @@ def observer_event(delivery: wire.Delivery) -> Event:
     hints = {key: parse_int_hint(key, value) for key, value in fields.hints.items()}
     parsed = parse_message(name, message)
     body_for_record = delivery.body.decode("utf-8") if delivery.body else ""
-    return Event(
+    return scrubbed_row(
         name=name,
         message=message,
         server_id=parsed.server_id,
@@ -94,14 +119,14 @@ def observer_event(delivery: wire.Delivery) -> Event:
         env_id=parsed.env_id if parsed.env_id is not None else hints["env_id"],
         source=SOURCE_OBSERVER,
         data={},
-        enriched_fields=[],
         raw=raw_record(delivery, delivery.parsed_query(), body_for_record),
         remote_addr=delivery.remote_addr,
+        external_id=None,
     )
 
 
-def webhook_event(delivery: wire.Delivery, keep_user_variables: bool) -> Event:
-    """Read and normalise a 5.x webhook (its signature checked already) into an unsaved event."""
+def webhook_row(delivery: wire.Delivery, keep_user_variables: bool) -> dict[str, Any]:
+    """Read and normalise a 5.x webhook (its signature checked already) into a scrubbed row."""
     payload = wire.read_webhook(delivery)
     try:
         parsed = parse_webhook(payload, keep_user_variables=keep_user_variables)
@@ -115,7 +140,7 @@ def webhook_event(delivery: wire.Delivery, keep_user_variables: bool) -> Event:
     if parsed.dropped_variables:
         stored_body["dropped_variables"] = parsed.dropped_variables
     f = parsed.fields
-    return Event(
+    return scrubbed_row(
         name=parsed.event_name,
         message=parsed.message,
         server_id=f.server_id,
@@ -128,34 +153,44 @@ def webhook_event(delivery: wire.Delivery, keep_user_variables: bool) -> Event:
         env_id=f.env_id,
         source=SOURCE_WEBHOOK,
         data=parsed.data,
-        enriched_fields=[],
         raw=raw_record(delivery, delivery.parsed_query(), stored_body),
         remote_addr=delivery.remote_addr,
         external_id=parsed.event_id,
     )
 
 
+def scrubbed_row(**values: Any) -> dict[str, Any]:
+    """Complete an event row (arrival time, ingest key) and scrub its delivery text."""
+    for column in SCRUBBED_COLUMNS:
+        values[column] = scrub(values[column])
+    values["enriched_fields"] = []
+    values["evaluations"] = []
+    values["received_at"] = utcnow()
+    values["ingest_key"] = new_ingest_key()
+    return values
+
+
 def receive_observer(session: Session, delivery: wire.Delivery) -> Event:
     """Validate, normalise and commit a legacy RESTEventObserver delivery."""
-    return commit_event(session, observer_event(delivery))
+    row = observer_row(delivery)
+    return _as_event(row, commit_rows(session, [row])[0])
 
 
 def receive_webhook(
     session: Session, delivery: wire.Delivery, keep_user_variables: bool
 ) -> tuple[Event, bool]:
     """Normalise and commit a verified 5.x webhook; return (event, was_duplicate)."""
-    event = webhook_event(delivery, keep_user_variables)
-    event_id = event.external_id
-    try:
-        return commit_event(session, event), False
-    except IntegrityError:
-        # The unique eventId: Scalr retried a delivery (or two raced) and it is stored already.
-        # Inserting first costs no query before a new event's 202; only a repeat looks it up.
-        session.rollback()
-        existing = session.scalar(select(Event).where(Event.external_id == event_id))
-        if existing is None:
-            raise
+    row = webhook_row(delivery, keep_user_variables)
+    stored = commit_rows(session, [row])[0]
+    if stored.duplicate:
+        existing = session.get(Event, stored.id)
+        assert existing is not None
         return existing, True
+    return _as_event(row, stored), False
+
+
+def _as_event(row: dict[str, Any], stored: Stored) -> Event:
+    return Event(id=stored.id, **row)
 
 
 def scrub(value: Any) -> Any:
@@ -169,15 +204,130 @@ def scrub(value: Any) -> Any:
     return value
 
 
-def commit_event(session: Session, event: Event) -> Event:
-    """Scrub `event`, store it and commit, waking an idle worker."""
-    for column in SCRUBBED_COLUMNS:
-        setattr(event, column, scrub(getattr(event, column)))
-    session.add(event)
-    session.flush()
-    # Delivered at commit: wakes an idle worker at once.
-    notify(session, EVENTS_CHANNEL, str(event.id))
+# What ingest writes of an event (the matcher fills the rest later).
+INSERT_COLUMNS = (
+    "name",
+    "message",
+    "server_id",
+    "public_ip",
+    "internal_ip",
+    "new_ip",
+    "farm_id",
+    "farm_role_id",
+    "role_name",
+    "env_id",
+    "source",
+    "received_at",
+    "data",
+    "enriched_fields",
+    "evaluations",
+    "raw",
+    "remote_addr",
+    "external_id",
+    "ingest_key",
+)
+
+
+@functools.cache
+def insert_statement(rows: int) -> TextClause:
+    """Return `INSERT ... VALUES (..) x rows ON CONFLICT DO NOTHING RETURNING id, ingest_key`.
+
+    One text for SQLite (3.35+) and PostgreSQL alike, typed bind parameters so JSON and
+    timestamps are stored as the ORM stores them. Not the dialects' `insert()` with
+    `on_conflict_do_nothing()`: SQLAlchemy cannot cache that construct, and compiling
+    it anew costs more than the insert itself.
+    """
+    table = Event.__table__
+    names = ", ".join(INSERT_COLUMNS)
+    values = ", ".join(
+        "(" + ", ".join(f":{column}_{i}" for column in INSERT_COLUMNS) + ")" for i in range(rows)
+    )
+    statement = text(  # every name in it is a constant of this module: nothing comes from input
+        f"INSERT INTO {Event.__tablename__} ({names}) VALUES {values} "  # noqa: S608
+        "ON CONFLICT DO NOTHING RETURNING id, ingest_key"
+    )
+    return statement.bindparams(
+        *(
+            bindparam(f"{column}_{i}", type_=table.c[column].type)
+            for i in range(rows)
+            for column in INSERT_COLUMNS
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where a row went: its event id, and whether that is an earlier delivery's (a repeat)."""
+
+    id: int
+    duplicate: bool = False
+
+
+def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[Stored]:
+    """Insert `rows` in the session's transaction, one `Stored` per row, in order.
+
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING` for all of them, no ORM unit of work:
+    a row whose `ingest_key` is stored already (a spool replayed twice, a commit in doubt) gets that
+    row's id; a webhook whose `external_id` is stored already (Scalr's retry, or the same
+    eventId twice in one batch) is a duplicate of the stored row. Neither fails the batch.
+    """
+    if not rows:
+        return []
+    table = Event.__table__
+    result = session.execute(
+        insert_statement(len(rows)),
+        {f"{column}_{i}": row[column] for i, row in enumerate(rows) for column in INSERT_COLUMNS},
+    )
+    by_key: dict[str, int] = {key: id_ for id_, key in result}
+    missing = [row for row in rows if row["ingest_key"] not in by_key]
+    by_external: dict[str, int] = {}
+    if missing:
+        keys = [row["ingest_key"] for row in missing]
+        by_key.update(
+            (key, id_)
+            for id_, key in session.execute(
+                select(table.c.id, table.c.ingest_key).where(table.c.ingest_key.in_(keys))
+            )
+        )
+        externals = [row["external_id"] for row in missing if row["external_id"] is not None]
+        if externals:
+            by_external.update(
+                (ext, id_)
+                for id_, ext in session.execute(
+                    select(table.c.id, table.c.external_id).where(
+                        table.c.external_id.in_(externals)
+                    )
+                )
+            )
+    stored = []
+    for row in rows:
+        key = row["ingest_key"]
+        if key in by_key:
+            stored.append(Stored(by_key[key]))
+        elif row["external_id"] in by_external:
+            stored.append(Stored(by_external[row["external_id"]], duplicate=True))
+        else:  # pragma: no cover - a constraint this code does not know of
+            raise RuntimeError(f"event row {key} was neither stored nor a known repeat")
+    return stored
+
+
+def commit_rows(
+    session: Session, rows: Sequence[dict[str, Any]], count: bool = True
+) -> list[Stored]:
+    """Insert `rows` and commit, waking an idle worker once; count what is new."""
+    stored = insert_rows(session, rows)
+    new = [row for row, s in zip(rows, stored, strict=True) if not s.duplicate]
+    if new:
+        # Delivered at commit: wakes an idle worker at once (one NOTIFY per batch).
+        notify(session, EVENTS_CHANNEL, str(max(s.id for s in stored)))
     session.commit()
     # No log line per event: it cost throughput; lifeguard_events_received counts them.
-    EVENTS_RECEIVED.labels(event_label(event.name), event.source).inc()
-    return event
+    if count:
+        count_received(new)
+    return stored
+
+
+def count_received(rows: Sequence[dict[str, Any]]) -> None:
+    """Count stored (or spooled) deliveries by event name and source."""
+    for row in rows:
+        EVENTS_RECEIVED.labels(event_label(row["name"]), row["source"]).inc()

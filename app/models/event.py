@@ -44,6 +44,9 @@ class Event(Base):
     remote_addr: Mapped[str | None] = mapped_column(String(45))
     # A 5.x webhook's eventId: a repeated delivery is recognised by it.
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The key ingest gave the delivery on arrival: a spooled delivery replayed twice, or a
+    # commit in doubt retried through the spool, is stored once (app/ingest/spool.py).
+    ingest_key: Mapped[str | None] = mapped_column(String(40), unique=True)
     # Set by the rule matcher in the transaction that creates the event's jobs.
     processed_at: Mapped[datetime | None] = mapped_column()
     rules_version: Mapped[str | None] = mapped_column(String(64))

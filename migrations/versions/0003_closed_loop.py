@@ -1,7 +1,7 @@
 """Closed loop: expectations on action jobs, holds, flapping episodes
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01
 
 Jobs with `expect:` record the server whose event confirms them and by when;
@@ -18,7 +18,7 @@ import app.db
 
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -76,16 +76,34 @@ def test_no_allow_list_lets_everyone_in():
     assert auth.address_allowed(None, ()) and auth.address_allowed("6.6.6.6", [])
 
 
-def test_admit_refuses_an_address_outside_the_list_before_counting_it():
-    limiter = auth.FloodLimiter(1, clock=lambda: 20.0)
+def test_admit_refuses_an_address_outside_the_list_and_counts_nothing():
     with pytest.raises(auth.AddressNotAllowed) as refused:
-        auth.admit("6.6.6.6", NETS, limiter)
+        auth.admit("6.6.6.6", NETS)
     assert refused.value.address == "6.6.6.6"
     assert str(refused.value) == "Posts from 6.6.6.6 are not allowed."
-    auth.admit("10.0.0.1", NETS, limiter)
-    with pytest.raises(auth.Flooded) as flooded:
-        auth.admit("10.0.0.1", NETS, limiter)
-    assert flooded.value.retry_after == 40
+    for _ in range(5):
+        auth.admit("10.0.0.1", NETS)  # admitted posts are never counted
+
+
+def test_only_failed_authentication_is_counted_and_limited():
+    limiter = auth.FloodLimiter(1, clock=lambda: 20.0)
+    bad = auth.BadToken("The ingest token is not valid.")
+    assert auth.counted_refusal("10.0.0.1", limiter, bad) is bad
+    flooded = auth.counted_refusal("10.0.0.1", limiter, bad)
+    assert isinstance(flooded, auth.Flooded) and flooded.retry_after == 40
+    assert auth.counted_refusal("10.0.0.2", limiter, bad) is bad
+
+
+def test_shared_counts_hold_across_limiters_of_one_file(tmp_path):
+    # Two limiters over one file stand for two gunicorn workers of one machine.
+    path = tmp_path / "failures.bin"
+    one = auth.FloodLimiter(3, clock=lambda: 120.0, path=path)
+    two = auth.FloodLimiter(3, clock=lambda: 120.0, path=path)
+    assert [one.allow("a")[0], two.allow("a")[0], one.allow("a")[0]] == [True, True, True]
+    assert two.allow("a")[0] is False and one.allow("a")[0] is False
+    assert two.allow("b")[0] is True
+    later = auth.FloodLimiter(3, clock=lambda: 185.0, path=path)
+    assert later.allow("a") == (True, 55)  # a new minute starts from zero
 
 
 def test_flood_limiter_counts_per_address_and_forgets_each_minute():

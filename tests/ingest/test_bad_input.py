@@ -175,7 +175,7 @@ def test_disallowed_address_is_403(make_app, session_factory):
     assert count_events(session_factory) == 0
 
 
-def test_flood_is_429_with_retry_after(make_app, session_factory):
+def test_failed_posts_flood_is_429_with_retry_after(make_app, session_factory):
     from app.ingest.auth import FloodLimiter
 
     app = make_app(ingest_rate_per_minute=3)
@@ -183,14 +183,31 @@ def test_flood_is_429_with_retry_after(make_app, session_factory):
     services_of(app).flood_limiter = FloodLimiter(3, clock=lambda: 60_020.0)
     client = app.test_client()
     codes = [
-        client.post(f"/events?{TOKEN_Q}", data=b"event=OnHostUp", content_type=FORM).status_code
+        client.post("/events?token=wrong", data=b"event=OnHostUp", content_type=FORM).status_code
         for _ in range(5)
     ]
-    assert codes[:3] == [202, 202, 202]
+    assert codes[:3] == [401, 401, 401]
     assert codes[3:] == [429, 429]
-    last = client.post(f"/events?{TOKEN_Q}", data=b"event=OnHostUp", content_type=FORM)
+    last = client.post("/events?token=wrong", data=b"event=OnHostUp", content_type=FORM)
     assert last.headers["Retry-After"] == "40"
-    assert count_events(session_factory) == 3
+    assert last.get_json()["error"] == "too_many_requests"
+    assert count_events(session_factory) == 0
+
+
+def test_authenticated_deliveries_are_never_refused_for_their_rate(make_app, session_factory):
+    from app.ingest.auth import FloodLimiter
+
+    app = make_app(ingest_rate_per_minute=3)
+    services_of(app).flood_limiter = FloodLimiter(3, clock=lambda: 60_020.0)
+    client = app.test_client()
+    for _ in range(5):  # the address is flooded with failures ...
+        client.post("/events?token=wrong", data=b"event=OnHostUp", content_type=FORM)
+    codes = [  # ... and its good deliveries, far past the old limit, are all taken
+        client.post(f"/events?{TOKEN_Q}", data=b"event=OnHostUp", content_type=FORM).status_code
+        for _ in range(20)
+    ]
+    assert codes == [202] * 20
+    assert count_events(session_factory) == 20
 
 
 @pytest.mark.parametrize(

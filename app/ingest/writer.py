@@ -1,0 +1,239 @@
+"""Group commit: one writer thread per process commits the rows of many requests at once.
+
+A request hands its normalised row to `GroupWriter.submit` and waits (boundedly) on the
+ticket it gets back. The writer takes whatever has queued (up to `max_batch` rows),
+inserts it in ONE transaction (`store.commit_rows`: a Core insert, one NOTIFY), and then
+releases every waiting request with its row's id. While it commits, new rows queue up,
+so the batch grows with the load and an idle service commits a row at once.
+
+When the database cannot take a batch (any `DBAPIError` but an integrity or data error)
+every ticket of it fails with `DatabaseUnavailable` and the writer is marked down, so
+the next requests go straight to the spool instead of waiting for it; the spool's
+replayer marks it up again once the database answers. A batch refused for one row's
+integrity or data error is retried row by row, so only that row's request fails.
+
+No Flask: the writer is built by `app.ingest.service` and tested without HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.ingest.store import Stored, commit_rows
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+# A request waits at most this long for its commit, then falls through to the spool.
+COMMIT_WAIT_SECONDS = 1.0
+# The writer thread ends after this long without work (a later submit starts another).
+IDLE_EXIT_SECONDS = 5.0
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not take the row now (refused, reset, timed out, locked)."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Say whether `exc` means the database is away rather than that the row is wrong."""
+    return isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError | DataError)
+
+
+_lock_files: dict[str, int] = {}
+_lock_files_lock = threading.Lock()
+
+
+def _lock_file(path: str) -> int:
+    """Return this process's descriptor of the lock file `path` (one per path)."""
+    with _lock_files_lock:
+        if path not in _lock_files:
+            _lock_files[path] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        return _lock_files[path]
+
+
+class Ticket:
+    """One row waiting for its commit."""
+
+    __slots__ = ("_done", "abandoned", "error", "result", "row", "taken")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self._done = threading.Event()
+        self.result: Stored | None = None
+        self.error: BaseException | None = None
+        self.taken = False
+        self.abandoned = False
+
+    def finish(self, result: Stored | None = None, error: BaseException | None = None) -> None:
+        self.result, self.error = result, error
+        self._done.set()
+
+    def wait(self, timeout: float) -> Stored:
+        """Return the stored row, or raise: `DatabaseUnavailable`, or the row's own error."""
+        if not self._done.wait(timeout):
+            raise DatabaseUnavailable(f"no commit within {timeout:.1f} s")
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+class GroupWriter:
+    """Commit queued rows in batches from one thread of this process."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        max_batch: int = MAX_BATCH,
+        commit: Callable[[Session, list[dict[str, Any]]], list[Stored]] = commit_rows,
+    ) -> None:
+        self.factory = factory
+        self.max_batch = max_batch
+        self._commit = commit
+        self._cond = threading.Condition()
+        self._queue: deque[Ticket] = deque()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._down_since: float | None = None
+        self._busy_since: float | None = None
+        self.batches = 0
+        self.rows = 0
+        self._lock_fd: int | None = None
+        url = factory.kw["bind"].url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            self._lock_fd = _lock_file(f"{os.path.abspath(url.database)}.ingest-lock")
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """On SQLite, queue the machine's ingest writers on an flock, not on busy_timeout.
+
+        SQLite's busy handler sleeps up to 100 ms between tries for its write lock; a
+        blocked flock wakes the moment the other process's writer lets go.
+        """
+        if self._lock_fd is None:
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    # -- health ------------------------------------------------------------------------------
+
+    @property
+    def down(self) -> bool:
+        """Say whether the database is known to be away, or the writer stuck on a commit."""
+        busy = self._busy_since
+        stuck = busy is not None and time.monotonic() - busy > COMMIT_WAIT_SECONDS
+        return self._down_since is not None or stuck
+
+    def mark_down(self) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning("database unavailable to ingest: deliveries go to the spool")
+
+    def mark_up(self) -> None:
+        if self._down_since is not None:
+            self._down_since = None
+            log.info("database available to ingest again")
+
+    # -- the request side ----------------------------------------------------------------------
+
+    def submit(self, row: dict[str, Any]) -> Ticket:
+        """Queue `row` for the next batch and return its ticket."""
+        ticket = Ticket(row)
+        with self._cond:
+            self._queue.append(ticket)
+            self._ensure_thread()
+            self._cond.notify()
+        return ticket
+
+    def store(self, row: dict[str, Any], wait: float = COMMIT_WAIT_SECONDS) -> Stored:
+        """Commit `row` with others and return where it went; `DatabaseUnavailable` if not."""
+        if self.down:
+            raise DatabaseUnavailable("the database is away")
+        ticket = self.submit(row)
+        try:
+            return ticket.wait(wait)
+        except DatabaseUnavailable:
+            with self._cond:
+                # Not taken yet: the writer skips it. Taken: it may still commit, and the
+                # spool's replay finds its ingest_key stored and stores it no second time.
+                ticket.abandoned = True
+            raise
+
+    # -- the writer thread ---------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        # Called with the condition held. A forked child has no writer thread of its own.
+        if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+            self._thread.start()
+
+    def _take(self) -> list[Ticket] | None:
+        with self._cond:
+            deadline = time.monotonic() + IDLE_EXIT_SECONDS
+            while not self._queue:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._thread = None
+                    return None
+                self._cond.wait(left)
+            batch: list[Ticket] = []
+            while self._queue and len(batch) < self.max_batch:
+                ticket = self._queue.popleft()
+                if not ticket.abandoned:
+                    ticket.taken = True
+                    batch.append(ticket)
+            if batch:
+                self._busy_since = time.monotonic()
+            return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            if batch:
+                try:
+                    self.commit_batch(batch)
+                finally:
+                    self._busy_since = None
+
+    def commit_batch(self, batch: list[Ticket]) -> None:
+        """Commit the rows of `batch` in one transaction and release their requests."""
+        try:
+            with self._file_lock(), self.factory() as session:
+                results = self._commit(session, [t.row for t in batch])
+        except BaseException as exc:
+            if is_unavailable(exc):
+                self.mark_down()
+                unavailable = DatabaseUnavailable(f"{type(exc).__name__}: {exc.orig!r}")  # type: ignore[attr-defined]
+                for ticket in batch:
+                    ticket.finish(error=unavailable)
+            elif isinstance(exc, IntegrityError | DataError) and len(batch) > 1:
+                for ticket in batch:  # one bad row must not fail the others
+                    self.commit_batch([ticket])
+            else:
+                for ticket in batch:
+                    ticket.finish(error=exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.batches += 1
+        self.rows += len(batch)
+        for ticket, result in zip(batch, results, strict=True):
+            ticket.finish(result)

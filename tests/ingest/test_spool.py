@@ -1,0 +1,109 @@
+"""Group commit, the spool and its replay: batches, repeats, a full spool, a crash mid-replay."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from app.ingest import store
+from app.ingest.service import ingest_of, replay_commit
+from app.ingest.spool import Spool, decode, encode
+from app.ingest.writer import GroupWriter, Ticket
+from app.models.event import Event
+from tests.conftest import INGEST_TOKEN
+from tests.ingest.test_store import hook, observer
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def count(session_factory) -> int:
+    with session_factory() as session:
+        return session.scalar(select(func.count()).select_from(Event)) or 0
+
+
+def webhook_row(event_id: str) -> dict:
+    body = json.dumps({"eventName": "HostUp", "eventId": event_id, "data": {}}).encode()
+    return store.webhook_row(hook(body), keep_user_variables=False)
+
+
+def test_one_batch_stores_many_rows_and_knows_repeats_within_it(session_factory):
+    writer = GroupWriter(session_factory)
+    first, again, other = webhook_row("e-1"), webhook_row("e-1"), store.observer_row(observer())
+    tickets = [Ticket(first), Ticket(again), Ticket(other)]
+    writer.commit_batch(tickets)
+    results = [t.wait(1) for t in tickets]
+    assert [r.duplicate for r in results] == [False, True, False]
+    assert results[1].id == results[0].id
+    assert writer.batches == 1 and count(session_factory) == 2
+    later = Ticket(webhook_row("e-1"))  # across batches too
+    writer.commit_batch([later])
+    assert later.wait(1).duplicate and later.wait(1).id == results[0].id
+
+
+def test_a_database_error_fails_the_batch_for_the_spool(session_factory):
+    def away(session, rows):
+        raise OperationalError("INSERT", {}, ConnectionRefusedError("refused"))
+
+    writer = GroupWriter(session_factory, commit=away)
+    ticket = Ticket(store.observer_row(observer()))
+    writer.commit_batch([ticket])
+    assert writer.down
+    try:
+        ticket.wait(1)
+    except Exception as exc:
+        assert type(exc).__name__ == "DatabaseUnavailable"
+    else:
+        raise AssertionError("the ticket should have failed")
+
+
+def test_spool_lines_round_trip_and_torn_lines_are_refused():
+    row = store.observer_row(observer(b"event=OnCustom&message=caf%C3%A9+%E2%9C%93"))
+    line = encode(row)
+    assert decode(line) == row
+    assert decode(line[:-1]) is None  # torn: no newline
+    assert decode(line[:20] + b"x" + line[21:]) is None  # damaged: the checksum says so
+
+
+def test_spooled_rows_replay_once_even_after_a_crash_mid_replay(session_factory, tmp_path):
+    spool = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    rows = [store.observer_row(observer()) for _ in range(5)]
+    refs = [spool.append(row) for row in rows]
+    assert refs == [row["ingest_key"] for row in rows]
+    assert spool.stats().depth == 5 and spool.stats().oldest_seconds >= 0
+    # A first replay commits two rows, then the process dies before deleting the file.
+    spool.seal()
+    with session_factory() as session:
+        replay_commit(session, rows[:2])
+    moved = spool.replay(session_factory, replay_commit)
+    assert moved == 5 and count(session_factory) == 5
+    assert spool.is_empty() and spool.stats().depth == 0
+    with session_factory() as session:
+        keys = set(session.scalars(select(Event.ingest_key)))
+    assert keys == set(refs)
+
+
+def test_a_full_spool_refuses_with_503_and_the_database_away_spools(make_app, session_factory):
+    app = make_app(database_url="postgresql://nobody@127.0.0.1:1/none", spool_max_bytes=4096)
+    client = app.test_client()
+    first = client.post(
+        f"/events?token={INGEST_TOKEN}", data=b"event=OnHostUp&message=m", content_type=FORM
+    )
+    assert first.status_code == 202, first.get_json()
+    body = first.get_json()
+    assert body["id"] is None and body["spooled"]
+    codes = [
+        client.post(
+            f"/events?token={INGEST_TOKEN}", data=b"event=OnHostUp&message=m", content_type=FORM
+        ).status_code
+        for _ in range(10)
+    ]
+    assert codes[0] == 202 and codes[-1] == 503
+    full = client.post(
+        f"/events?token={INGEST_TOKEN}", data=b"event=OnHostUp&message=m", content_type=FORM
+    )
+    assert full.get_json()["error"] == "spool_full"
+    stats = ingest_of(app).stats()
+    assert stats.depth == 1 + codes.count(202)
+    assert client.get("/readyz").get_json()["checks"]["spool"]["depth"] == stats.depth
