@@ -45,11 +45,12 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: time the dashboard over a big events table (BENCH_EVENTS=1000000; BENCH_DATABASE_URL for
-## PostgreSQL) and the worker's event-to-Scalr-call latency against a polling baseline
+## bench: every measurement on SQLite and PostgreSQL side by side with bare Flask and webhook
+## (ingest under wrk, event to Scalr call, rule matching, dashboard, memory); one table, also
+## written to docs/performance.md. BENCH_SMOKE=1 for a tiny load; knobs in bench/run.py
 bench: setup
-	$(BIN)/python bench/bench_dashboard.py
-	$(BIN)/python -m bench.worker_latency $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+	bench/setup.sh
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

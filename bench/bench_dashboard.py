@@ -31,6 +31,7 @@ from app.dashboard.cli import seed_events
 from app.db import Base, make_engine, normalise_url, utcnow
 from app.models.event import Event
 from app.queries.sqlfuncs import hour_bucket
+from app.services import services_of
 
 N_EVENTS = int(os.environ.get("BENCH_EVENTS", "200000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "30"))
@@ -70,7 +71,8 @@ def explain(engine: Engine) -> None:
             print(f"  plan {label}: {plan}")
 
 
-def run(label: str, url: str) -> None:
+def run(label: str, url: str) -> dict[str, tuple[float, float]]:
+    """Seed, then time each page; return p50 and p99 (ms) by page."""
     instance = Path(tempfile.mkdtemp(prefix="lifeguard-bench-"))
     engine = make_engine(url)
     Base.metadata.create_all(engine)
@@ -129,11 +131,12 @@ def run(label: str, url: str) -> None:
     print(f"  {'page':28} {'p50 ms':>9} {'p99 ms':>9} {'p50/baseline':>13}")
     for name, (p50, p99) in results.items():
         print(f"  {name:28} {p50:9.1f} {p99:9.1f} {p50 / base:12.0f}x")
-    app.extensions["lifeguard.engine"].dispose()
+    services_of(app).engine.dispose()
     engine.dispose()
+    return results
 
 
-def with_schema(url: str, body: Callable[[str], None]) -> None:
+def with_schema(url: str, body: Callable[[str], object]) -> None:
     """Run `body` against a fresh PostgreSQL schema, dropped afterwards."""
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = make_engine(url)

@@ -112,7 +112,7 @@ def run(database_url: str, events: int, wake: bool, workdir: Path) -> list[float
             loop.Listener = original  # type: ignore[misc]
             server.shutdown()
             server.server_close()
-            app.extensions["lifeguard.engine"].dispose()
+            services_of(app).engine.dispose()
     return latencies
 
 

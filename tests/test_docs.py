@@ -45,6 +45,9 @@ TEST_ONLY_VARIABLES = frozenset(
         "BENCH_EVENTS",  # bench/bench_dashboard.py: events to generate
         "BENCH_ROUNDS",  # bench/bench_dashboard.py: timed rounds
         "BENCH_DATABASE_URL",  # bench/: PostgreSQL for the benchmarks
+        "BENCH_SMOKE",  # bench/run.py: a tiny load (CI), nothing written to docs
+        "BENCH_OUTPUT",  # bench/run.py: where the table is written
+        "BENCH_VENV",  # bench/servers.py: the virtualenv whose gunicorn and flask to run
     }
 )
 

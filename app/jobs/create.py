@@ -22,11 +22,15 @@ from app.models.event import SOURCE_LIFEGUARD, Event
 from app.models.job import CANCELLED, CLAIMABLE, SCHEDULED, SKIPPED, ActionJob
 from app.models.ops import RuleState
 from app.rules.errors import TemplateError
-from app.rules.matching import evaluate
+from app.rules.matching import Evaluation, evaluate, event_name, matching_rules
 from app.rules.model import Rule, RuleSet
 from app.rules.templating import render_action, render_throttle_key
 
 log = logging.getLogger(__name__)
+
+# What an event keeps of its matching: every match, the first misses explained, a count of
+# the rest. The event page explains every rule again under the rules of now.
+EXPLAINED_MISSES = 5
 
 
 def claim_event(session: Session) -> Event | None:
@@ -149,6 +153,35 @@ def settle_blocked_chain(jobs: list[ActionJob], now: datetime) -> None:
                 job.finished_at = now
 
 
+def stored_evaluations(
+    ruleset: RuleSet, fields: dict[str, Any], matched: list[Rule]
+) -> list[dict[str, Any]]:
+    """Return what an event stores of its matching, in file order: bounded however many rules."""
+    name = event_name(fields)
+    listening = ruleset.rules_for(name)
+    names = {rule.name for rule in matched}
+    stored: list[dict[str, Any]] = []
+    found = misses = 0
+    for rule in listening:
+        if found == len(names) and misses == EXPLAINED_MISSES:
+            break
+        if rule.name in names:
+            found += 1
+        elif misses < EXPLAINED_MISSES:
+            misses += 1
+        else:
+            continue
+        stored.append(evaluate(rule, fields).to_dict())
+    rest = len(listening) - len(names) - misses
+    if rest > 0:
+        reason = (
+            f"{rest} more rules listening for {name} did not match "
+            "(not stored one by one; the rules of now are explained below)"
+        )
+        stored.append(Evaluation(f"({rest} more)", False, reason).to_dict())
+    return stored
+
+
 def process_event(
     session: Session, event: Event, ruleset: RuleSet, now: datetime
 ) -> list[ActionJob]:
@@ -160,24 +193,18 @@ def process_event(
     cancelled = cancel_waiting_jobs(session, event, now)
     verify.confirm_by_event(session, event)
     fields = event.fields()
-    evaluations = [evaluate(rule, fields) for rule in ruleset.rules_for(event.name)]
+    matched = matching_rules(ruleset, fields)
     states = {
         s.name: s
         for s in session.scalars(
-            select(RuleState).where(
-                RuleState.name.in_([e.rule_name for e in evaluations if e.matched])
-            )
+            select(RuleState).where(RuleState.name.in_([rule.name for rule in matched]))
         )
     }
     existing = set(
         session.scalars(select(ActionJob.idempotency_key).where(ActionJob.event_id == event.id))
     )
     created: list[ActionJob] = []
-    for evaluation in evaluations:
-        if not evaluation.matched:
-            continue
-        rule = ruleset.get(evaluation.rule_name)
-        assert rule is not None
+    for rule in matched:
         jobs = [
             j
             for j in jobs_for_rule(event, rule, states.get(rule.name), now)
@@ -186,7 +213,7 @@ def process_event(
         settle_blocked_chain(jobs, now)
         session.add_all(jobs)
         created.extend(jobs)
-    event.evaluations = [e.to_dict() for e in evaluations]
+    event.evaluations = stored_evaluations(ruleset, fields, matched)
     event.rules_version = ruleset.version
     event.processed_at = now
     session.flush()
@@ -196,8 +223,8 @@ def process_event(
         "event %s %s matched %d of %d rules, %d jobs, %d cancelled",
         event.id,
         event.name,
-        sum(e.matched for e in evaluations),
-        len(evaluations),
+        len(matched),
+        len(ruleset.rules_for(event.name)),
         len(created),
         cancelled,
     )

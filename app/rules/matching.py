@@ -10,8 +10,9 @@ event actually had. Field tests go through the operator table
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -72,14 +73,67 @@ class ConditionFailure:
         }
 
 
-@dataclass(frozen=True)
 class Evaluation:
-    """Whether one rule matched one event, and the reason when it did not."""
+    """Whether one rule matched one event, and the reason when it did not.
 
-    rule_name: str
-    matched: bool
-    reason: str | None = None
-    failures: list[ConditionFailure] = field(default_factory=list)
+    A non-match is explained on first use of `reason` or `failures`: the worker matches
+    every rule of an event's name and needs only the verdicts, and the explanation (the
+    failing condition, its text) costs many times the decision.
+    """
+
+    __slots__ = ("_failures", "_pending", "_reason", "matched", "rule_name")
+
+    def __init__(
+        self,
+        rule_name: str,
+        matched: bool,
+        reason: str | None = None,
+        failures: list[ConditionFailure] | None = None,
+    ) -> None:
+        self.rule_name = rule_name
+        self.matched = matched
+        self._reason = reason
+        self._failures = failures if failures is not None else []
+        self._pending: tuple[Rule, Mapping[str, Any]] | None = None
+
+    @classmethod
+    def unexplained(cls, rule: Rule, event: Mapping[str, Any]) -> Evaluation:
+        """Return a non-match whose explanation is worked out when first read."""
+        evaluation = cls(rule.name, False)
+        evaluation._pending = (rule, event)
+        return evaluation
+
+    def _explain(self) -> None:
+        if self._pending is not None:
+            explained = explain(*self._pending)
+            self._reason, self._failures, self._pending = explained.reason, explained.failures, None
+
+    @property
+    def reason(self) -> str | None:
+        """Return why the rule did not fire (None for a match)."""
+        self._explain()
+        return self._reason
+
+    @property
+    def failures(self) -> list[ConditionFailure]:
+        """Return the condition that did not hold, with the event's actual value."""
+        self._explain()
+        return self._failures
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Evaluation):
+            return NotImplemented
+        return (self.rule_name, self.matched, self.reason, self.failures) == (
+            other.rule_name,
+            other.matched,
+            other.reason,
+            other.failures,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Evaluation({self.rule_name!r}, {self.matched!r}, {self.reason!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the evaluation as a JSON-ready dict."""
@@ -152,8 +206,8 @@ def event_name(event: Mapping[str, Any]) -> str:
     return strip_on_prefix(name)
 
 
-def evaluate(rule: Rule, event: Mapping[str, Any]) -> Evaluation:
-    """Decide whether `rule` fires for `event`, explaining a non-match."""
+def explain(rule: Rule, event: Mapping[str, Any]) -> Evaluation:
+    """Decide whether `rule` fires for `event` by walking its conditions, explaining a non-match."""
     name = event_name(event)
     if name not in rule.events:
         listens = ", ".join(rule.events)
@@ -172,11 +226,126 @@ def evaluate(rule: Rule, event: Mapping[str, Any]) -> Evaluation:
     return Evaluation(rule.name, True)
 
 
+def evaluate(rule: Rule, event: Mapping[str, Any]) -> Evaluation:
+    """Decide whether `rule` fires for `event`; a non-match explains itself when asked."""
+    if rule.enabled and rule.compiled(event):
+        return Evaluation(rule.name, True)
+    return Evaluation.unexplained(rule, event)
+
+
 def matching_rules(ruleset: RuleSet, event: Mapping[str, Any]) -> list[Rule]:
     """Return the enabled rules of `ruleset` that fire for `event`, in file order."""
-    return [rule for rule in ruleset.rules_for(event_name(event)) if evaluate(rule, event).matched]
+    candidates = ruleset.candidates(event_name(event), event)
+    return [rule for rule in candidates if evaluate(rule, event).matched]
 
 
 def explain_all(ruleset: RuleSet, event: Mapping[str, Any]) -> list[Evaluation]:
     """Return the evaluation of every rule in `ruleset` for `event`, in file order."""
-    return [evaluate(rule, event) for rule in ruleset.rules]
+    return [explain(rule, event) for rule in ruleset.rules]
+
+
+# --- compiled conditions: the same decisions as check_condition, without explanations -------
+#
+# A rule's `where` is turned once into nested closures that only answer yes or no;
+# `tests/rules` holds both paths to the same operator table, and `explain` stays the
+# reference the explanations come from.
+
+Test = Callable[[Mapping[str, Any]], bool]
+
+
+_ORDERED: dict[str, Callable[[Any, Any], bool]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def _compile_field(cond: FieldCondition) -> Test:
+    operand, check = cond.operand, OPERATORS[cond.op].check
+    if len(cond.field) > 1:
+        path = cond.field
+        return lambda event: check(field_value(event, path), operand)
+    key = cond.field[0]
+    # Fast paths for the common cases; anything unusual goes to the operator's own check.
+    if cond.op == "eq" and type(operand) is int:
+        # `farm_id: 1439`: an equal value that is not a bool matches (1439, 1439.0); only
+        # text ("1439") can still be equal as a number.
+        def eq_int(event: Mapping[str, Any]) -> bool:
+            actual = event.get(key)
+            if actual == operand:
+                return actual.__class__ is not bool
+            return actual.__class__ is str and check(actual, operand)
+
+        return eq_int
+    if cond.op == "eq" and type(operand) is str:
+
+        def eq_str(event: Mapping[str, Any]) -> bool:
+            actual = event.get(key)
+            return actual == operand or (actual.__class__ is not str and check(actual, operand))
+
+        return eq_str
+    if cond.op == "glob":
+        match = operand.match
+
+        def glob(event: Mapping[str, Any]) -> bool:
+            actual = event.get(key)
+            if actual.__class__ is str:
+                return match(actual) is not None
+            return check(actual, operand)
+
+        return glob
+    if cond.op in _ORDERED:
+        compare = _ORDERED[cond.op]
+
+        def ordered(event: Mapping[str, Any]) -> bool:
+            actual = event.get(key)
+            if actual.__class__ is int or actual.__class__ is float:
+                return compare(actual, operand)
+            return check(actual, operand)
+
+        return ordered
+    return lambda event: check(event.get(key), operand)
+
+
+def _all_of(tests: tuple[Test, ...]) -> Test:
+    if not tests:
+        return lambda event: True
+    if len(tests) == 1:
+        return tests[0]
+
+    def all_hold(event: Mapping[str, Any]) -> bool:
+        for test in tests:  # noqa: SIM110 -- a plain loop: all() of a generator costs twice
+            if not test(event):
+                return False
+        return True
+
+    return all_hold
+
+
+def compile_condition(cond: Condition) -> Test:
+    """Return a function deciding whether `cond` holds for an event."""
+    if isinstance(cond, FieldCondition):
+        return _compile_field(cond)
+    tests = tuple(compile_condition(child) for child in cond.children)
+    if cond.op == "all":
+        return _all_of(tests)
+    if cond.op == "any":
+        return lambda event: any(test(event) for test in tests)
+    every = _all_of(tests)
+    return lambda event: not every(event)
+
+
+def compile_rule(events: tuple[str, ...], where: Group) -> Test:
+    """Return a function deciding whether an event has one of `events` and `where` holds."""
+    # Every spelling event_name() reduces to a listened name, so no prefix is stripped per rule.
+    names = frozenset(events) | {f"On{name}" for name in events if name[:1].isupper()}
+    holds = compile_condition(where)
+
+    def fires(event: Mapping[str, Any]) -> bool:
+        name = event.get("name")
+        if name.__class__ is not str:
+            name = str(name or "")
+        return name in names and holds(event)
+
+    return fires

@@ -10,12 +10,15 @@ matching an event costs the rules that listen for it, not the whole file.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from app.actions import Action
 from app.eventnames import LIFEGUARD_EVENTS
+from app.rules.operators import as_number
 
 # The normalised event fields (DESIGN.md); `data` is the only one with sub-keys.
 EVENT_FIELDS: tuple[str, ...] = (
@@ -110,9 +113,101 @@ class Rule:
     line: int | None = None
     flap: Flap | None = None  # None: the global default (FLAP_MAX, FLAP_WINDOW_SECONDS)
 
+    @cached_property
+    def compiled(self) -> Callable[[Mapping[str, Any]], bool]:
+        """Return the rule's conditions compiled once: does an event of its names pass `where`?"""
+        from app.rules.matching import compile_rule  # matching builds on this module
+
+        return compile_rule(self.events, self.where)
+
+
+# Below this many rules for one event name a scan costs less than the index's lookups.
+FIELD_INDEX_MIN_RULES = 32
+_KEYED_OPS = ("eq", "in")
+
+
+def _value_keys(value: Any) -> tuple[tuple[str, Any], ...] | None:
+    """Return the keys an event value is filed under (None: this value cannot be keyed).
+
+    Equality treats a number and numeric text alike, but two strings as text
+    (operators.equals): text is filed as text, and as a number when it is one.
+    """
+    if value is None or isinstance(value, bool):
+        return ()
+    if isinstance(value, str):
+        number = as_number(value)
+        return (("s", value),) if number is None else (("s", value), ("n", number))
+    if isinstance(value, int | float):
+        return (("n", value),)
+    return None
+
+
+class FieldIndex:
+    """The rules of one event name filed by the value one field must equal.
+
+    A rule whose top-level `where` says `field: value` (or `field: {in: [...]}`) can only
+    match an event with that value, so an event is checked against the rules filed under
+    its own value and the rules that do not test the field; every candidate is still
+    decided in full by the matcher.
+    """
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        counts: dict[str, int] = {}
+        for rule in rules:
+            for name in {c.field[0] for c in self._keyed(rule)}:
+                counts[name] = counts.get(name, 0) + 1
+        self.rules = rules
+        self.field = max(counts, key=lambda k: counts[k]) if counts else None
+        self._buckets: dict[tuple[str, Any], list[int]] = {}
+        always: list[int] = []
+        for position, rule in enumerate(rules):
+            accepted = self._operand_keys(rule)
+            if accepted is None:
+                always.append(position)
+            for key in accepted or ():
+                self._buckets.setdefault(key, []).append(position)
+        self._always = tuple(always)
+
+    @staticmethod
+    def _keyed(rule: Rule) -> list[FieldCondition]:
+        return [
+            c
+            for c in rule.where.children
+            if isinstance(c, FieldCondition) and c.op in _KEYED_OPS and len(c.field) == 1
+        ]
+
+    def _operand_keys(self, rule: Rule) -> set[tuple[str, Any]] | None:
+        """Return the keys of the values `rule` accepts in the field (None: any value)."""
+        for cond in self._keyed(rule):
+            if cond.field[0] != self.field:
+                continue
+            values = cond.operand if cond.op == "in" else (cond.operand,)
+            keys: set[tuple[str, Any]] = set()
+            for value in values:
+                found = _value_keys(value)
+                if found is None or found == ():
+                    break  # null, booleans and odd types: not filed, always checked
+                # Text matches a number only through its numeric value, text only as text.
+                keys.update(found)
+            else:
+                return keys
+        return None
+
+    def candidates(self, event: Mapping[str, Any]) -> tuple[Rule, ...]:
+        """Return the rules that may match `event`, in file order."""
+        if self.field is None:
+            return self.rules
+        keys = _value_keys(event.get(self.field))
+        if keys is None:
+            return self.rules
+        found: set[int] = set(self._always)
+        for key in keys:
+            found.update(self._buckets.get(key, ()))
+        return tuple(self.rules[i] for i in sorted(found))
+
 
 class RuleSet:
-    """The rules of one file version, indexed by event name."""
+    """The rules of one file version, indexed by event name (and, when many, by a field)."""
 
     def __init__(
         self,
@@ -131,9 +226,15 @@ class RuleSet:
         self._by_name = {rule.name: rule for rule in self.rules}
         index: dict[str, list[Rule]] = {}
         for rule in self.rules:
+            rule.compiled  # noqa: B018 -- compiled at load, not on the first event
             for event in rule.events:
                 index.setdefault(event, []).append(rule)
         self._index = {name: tuple(rules) for name, rules in index.items()}
+        self._fields = {
+            name: FieldIndex(rules)
+            for name, rules in self._index.items()
+            if len(rules) >= FIELD_INDEX_MIN_RULES
+        }
 
     @property
     def version(self) -> str:
@@ -143,6 +244,11 @@ class RuleSet:
     def rules_for(self, event_name: str) -> tuple[Rule, ...]:
         """Return the rules listening for `event_name` (disabled ones too), in file order."""
         return self._index.get(event_name, ())
+
+    def candidates(self, event_name: str, event: Mapping[str, Any]) -> tuple[Rule, ...]:
+        """Return the rules listening for `event_name` that may match `event`, in file order."""
+        index = self._fields.get(event_name)
+        return index.candidates(event) if index is not None else self._index.get(event_name, ())
 
     def get(self, name: str) -> Rule | None:
         """Return the rule called `name`, if any."""

@@ -1,0 +1,380 @@
+"""`make bench`: every measurement on SQLite and PostgreSQL, one table, docs/performance.md.
+
+Knobs (environment): BENCH_SMOKE=1 (a tiny load, about a minute, nothing written to docs),
+BENCH_DATABASE_URL (PostgreSQL; else TEST_DATABASE_URL, else the local server when it
+answers), BENCH_INGEST_ROUNDS (2; smoke 1), BENCH_INGEST_SECONDS (8), BENCH_WARMUP_SECONDS (2),
+BENCH_CONNECTIONS (16,64), BENCH_LATENCY_EVENTS (40), BENCH_EVENTS and BENCH_ROUNDS
+(the dashboard's, see bench_dashboard.py), BENCH_OUTPUT (docs/performance.md).
+Exits non-zero when a delivery answered 202 was not stored or a figure is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+SMOKE = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
+if SMOKE:  # before bench_dashboard reads its knobs at import
+    os.environ.setdefault("BENCH_EVENTS", "2000")
+    os.environ.setdefault("BENCH_ROUNDS", "3")
+
+from bench import bench_dashboard, bench_matching, worker_latency  # noqa: E402
+from bench.ingest import Outcome, median  # noqa: E402
+from bench.ingest import run as run_ingest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+MISSING = "MISSING"
+Row = tuple[str, str, str, str, str, str]
+
+
+def knob(name: str, default: str, smoke: str) -> str:
+    """Return a BENCH_* setting, with the smoke run's own default."""
+    return os.environ.get(name) or (smoke if SMOKE else default)
+
+
+def postgres_url() -> str | None:
+    """Return the PostgreSQL URL to use, or None when there is none."""
+    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    ready = shutil.which("pg_isready")
+    if ready and subprocess.run([ready, "-h", "127.0.0.1", "-q"], check=False).returncode == 0:  # noqa: S603
+        return DEFAULT_PG
+    return None
+
+
+def machine() -> str:
+    """Return one line naming this machine: cores, CPU model, memory."""
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem = int(line.split()[1]) // 1024
+    return f"{os.cpu_count()} cores (nproc), {model}, {mem:,} MiB memory, {platform.platform()}"
+
+
+def fmt(value: float | None, digits: int = 0) -> str:
+    """Return `value` with thousands separators, or MISSING."""
+    if value is None:
+        return MISSING
+    return f"{value:,.{digits}f}"
+
+
+def spread(values: list[float], digits: int = 0) -> str:
+    """Return the median of `values` and their range across rounds."""
+    if not values:
+        return MISSING
+    if len(values) == 1:
+        return fmt(values[0], digits)
+    return f"{fmt(median(values), digits)} ({fmt(min(values), digits)}-{fmt(max(values), digits)})"
+
+
+def ratio(ours: list[float], base: list[float]) -> str:
+    """Return the median over rounds of ours ÷ baseline, each pair measured in one round."""
+    pairs = [a / b for a, b in zip(ours, base, strict=False) if b]
+    return f"{median(pairs):.2f}x" if pairs else MISSING
+
+
+def ingest_rows(out: dict[str, Outcome], conns: list[int], pg: bool) -> list[Row]:
+    """Return the table rows of the ingest runs."""
+    rows: list[Row] = []
+    bare, hook = out["bare Flask"], out["webhook"]
+
+    def series(name: str, c: int, attr: str) -> list[float]:
+        o = out.get(name)
+        return [getattr(load, attr) for load in o.loads.get(c, [])] if o else []
+
+    for suffix, label in (("", ""), (" + worker", ", worker running")):
+        for c in conns:
+            for attr, what, digits in (("rps", "req/s", 0), ("p99", "p99 ms", 1)):
+                sq, pq = series("SQLite" + suffix, c, attr), series("PostgreSQL" + suffix, c, attr)
+                b = series("bare Flask", c, attr)
+                rows.append(
+                    (
+                        f"ingest {what}, {c} conns{label}",
+                        spread(sq, digits),
+                        spread(pq, digits) if pg else "skipped",
+                        f"bare Flask {spread(b, digits)}",
+                        ratio(sq, b),
+                        ratio(pq, b) if pg else "",
+                    )
+                )
+    for c in conns:
+        sq, pq, w = (
+            series("SQLite", c, "rps"),
+            series("PostgreSQL", c, "rps"),
+            series("webhook", c, "rps"),
+        )
+        rows.append(
+            (
+                f"ingest req/s, {c} conns, vs webhook",
+                spread(sq),
+                spread(pq) if pg else "skipped",
+                f"webhook {spread(w)}",
+                ratio(sq, w),
+                ratio(pq, w) if pg else "",
+            )
+        )
+    del bare, hook
+    for suffix in ("", " + worker"):
+        cells = []
+        for name in ("SQLite" + suffix, "PostgreSQL" + suffix):
+            o = out.get(name)
+            if o is None:
+                cells.append("skipped")
+                continue
+            state = "LOST" if o.lost else "ok"
+            distinct = "" if o.distinct == o.stored else f", only {o.distinct:,} distinct"
+            cells.append(f"{o.acknowledged:,} / {o.stored:,}{distinct} {state}")
+        rows.append(
+            (f"202s answered / rows stored{suffix.replace(' + ', ', ')}", *cells, "—", "", "")
+        )
+    cells = []
+    for name in ("SQLite + worker", "PostgreSQL + worker"):
+        o = out.get(name)
+        cells.append(f"{o.processed:,} of {o.stored:,}" if o else "skipped")
+    rows.append(("events matched by the worker by the end of the load", *cells, "—", "", ""))
+    for name, attr, label in (
+        ("", "web_rss", "RSS of a web worker, MiB, by round"),
+        (" + worker", "web_rss", "RSS of a web worker (worker running), MiB"),
+        (" + worker", "worker_rss", "RSS of the worker process, MiB, by round"),
+    ):
+        cells = []
+        for db in ("SQLite", "PostgreSQL"):
+            o = out.get(db + name)
+            values = getattr(o, attr) if o else []
+            cells.append(
+                " → ".join(fmt(v) for v in values)
+                if values
+                else ("skipped" if o is None else MISSING)
+            )
+        rows.append(
+            (
+                label,
+                *cells,
+                "—"
+                if attr == "worker_rss"
+                else "bare Flask " + " → ".join(fmt(v) for v in out["bare Flask"].web_rss),
+                "",
+                "",
+            )
+        )
+    return rows
+
+
+def latency_rows(pg_url: str | None, events: int) -> list[Row]:
+    """Return the event → first Scalr call rows (woken worker vs a 0.5 s poll)."""
+    found: dict[str, tuple[list[float], list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="lifeguard-latency-") as tmp:
+        workdir = Path(tmp)
+        for label, base in (("SQLite", None), ("PostgreSQL", pg_url)):
+            if label == "PostgreSQL" and not pg_url:
+                continue
+            results = []
+            for wake in (True, False):
+                url, schema = worker_latency_db(base, workdir, label, wake)
+                try:
+                    results.append(worker_latency.run(url, events, wake, workdir))
+                finally:
+                    if schema and base:
+                        from bench.servers import drop_schema
+
+                        drop_schema(base, schema)
+            found[label] = (results[0], results[1])
+    rows: list[Row] = []
+    for pct in (50, 99):
+        cells, ratios = [], []
+        base_cells = []
+        for label in ("SQLite", "PostgreSQL"):
+            if label not in found:
+                cells.append("skipped")
+                ratios.append("")
+                continue
+            woken, polled = found[label]
+            w, p = (
+                worker_latency.percentile(woken, pct) * 1000,
+                worker_latency.percentile(polled, pct) * 1000,
+            )
+            cells.append(fmt(w, 1))
+            base_cells.append(f"{label} {fmt(p, 1)}")
+            ratios.append(f"{w / p:.2f}x" if p else MISSING)
+        rows.append(
+            (
+                f"event → first Scalr call p{pct} ms, worker woken",
+                *cells,
+                "0.5 s poll: " + ", ".join(base_cells),
+                *ratios,
+            )
+        )
+    return rows
+
+
+def worker_latency_db(
+    base: str | None, workdir: Path, label: str, wake: bool
+) -> tuple[str, str | None]:
+    """Return a fresh migrated database for one latency run."""
+    from bench.servers import fresh_database
+
+    return fresh_database(base, workdir, f"latency-{label}-{wake}")
+
+
+def matching_rows(seconds: float) -> list[Row]:
+    """Return the rule matching rows (no database: the same code on both)."""
+    rows: list[Row] = []
+    for count, keyed in ((1000, True), (10000, True), (1000, False)):
+        f = bench_matching.measure(count, seconds, keyed)
+        shape = "" if keyed else ", no equality to index on"
+        rows.append(
+            (
+                f"matching_rules ms/event, {count:,} rules{shape}",
+                f"{f.matching_ms:.4f} (no database)",
+                "same",
+                f"index lookup + one look per rule {f.baseline_ms:.4f}",
+                f"{f.matching_ms / f.baseline_ms:.2f}x",
+                "",
+            )
+        )
+        if keyed:
+            rows.append(
+                (
+                    f"explain_all ms/event, {count:,} rules (event page)",
+                    f"{f.explain_ms:.2f}",
+                    "same",
+                    "—",
+                    "",
+                    "",
+                )
+            )
+            rows.append(
+                (
+                    f"bytes stored on the event, {count:,} rules",
+                    f"{f.stored_bytes:,} ({f.matched} matched)",
+                    "same",
+                    "—",
+                    "",
+                    "",
+                )
+            )
+    return rows
+
+
+def dashboard_rows(pg_url: str | None) -> list[Row]:
+    """Return the dashboard page rows (p50 over the seeded events table, vs /healthz)."""
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="lifeguard-bench-") as tmp:
+        results["SQLite"] = bench_dashboard.run("SQLite", f"sqlite:///{tmp}/bench.db")
+    if pg_url:
+        bench_dashboard.with_schema(
+            pg_url,
+            lambda url: results.__setitem__("PostgreSQL", bench_dashboard.run("PostgreSQL", url)),
+        )
+    rows: list[Row] = []
+    for page in ("events, first page", "events, name=HostDown", "events, text search", "overview"):
+        cells, ratios, base = [], [], []
+        for label in ("SQLite", "PostgreSQL"):
+            r = results.get(label)
+            if r is None:
+                cells.append("skipped")
+                ratios.append("")
+                continue
+            p50, p99 = r[page]
+            h = r["/healthz (baseline)"][0]
+            cells.append(f"{p50:.1f} (p99 {p99:.1f})")
+            base.append(f"{h:.1f}")
+            ratios.append(f"{p50 / h:.0f}x")
+        rows.append(
+            (
+                f"dashboard {page} p50 ms, {bench_dashboard.N_EVENTS:,} events",
+                *cells,
+                "/healthz " + " / ".join(base),
+                *ratios,
+            )
+        )
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    """Return `rows` as one Markdown table."""
+    head = (
+        "measurement",
+        "SQLite",
+        "PostgreSQL",
+        "baseline, same run",
+        "SQLite ÷ baseline",
+        "PostgreSQL ÷ baseline",
+    )
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    started = time.monotonic()
+    pg_url = postgres_url()
+    conns = [int(c) for c in knob("BENCH_CONNECTIONS", "16,64", "16,64").split(",")]
+    rounds = int(knob("BENCH_INGEST_ROUNDS", "2", "1"))
+    seconds = float(knob("BENCH_INGEST_SECONDS", "8", "1"))
+    warmup = float(knob("BENCH_WARMUP_SECONDS", "2", "0"))
+    events = int(knob("BENCH_LATENCY_EVENTS", "40", "5"))
+    print(f"bench on {machine()}; PostgreSQL: {'yes' if pg_url else 'skipped'}; smoke: {SMOKE}")
+    print("rule matching")
+    rows = matching_rows(float(knob("BENCH_MATCHING_SECONDS", "1", "0.1")))
+    print("ingest under wrk")
+    outcomes = run_ingest(pg_url, rounds, conns, seconds, warmup)
+    rows = ingest_rows(outcomes, conns, pg_url is not None) + rows
+    print("event → first Scalr call")
+    rows += latency_rows(pg_url, events)
+    print("dashboard")
+    rows += dashboard_rows(pg_url)
+    elapsed = time.monotonic() - started
+    text = table(rows)
+    print()
+    print(text)
+    print(f"\n{'smoke ' if SMOKE else ''}bench took {elapsed:.0f} s")
+    lost = [f"{name}: {p}" for name, o in outcomes.items() for p in o.lost]
+    missing = [row[0] for row in rows if any(MISSING in cell for cell in row)]
+    if not SMOKE or os.environ.get("BENCH_OUTPUT"):
+        output = Path(os.environ.get("BENCH_OUTPUT") or ROOT / "docs" / "performance.md")
+        output.write_text(document(text, elapsed, rounds, seconds, conns))
+        print(f"written to {output}")
+    for problem in lost:
+        print(f"FAIL: acknowledged deliveries not stored: {problem}")
+    for name in missing:
+        print(f"FAIL: figure not produced: {name}")
+    return 1 if lost or missing else 0
+
+
+def document(text: str, elapsed: float, rounds: int, seconds: float, conns: list[int]) -> str:
+    """Return docs/performance.md: how it was measured, on what, and the table."""
+    notes = (ROOT / "bench" / "performance-notes.md").read_text()
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "# Performance\n\n"
+        "Written by `make bench` (bench/run.py); do not edit the table by hand.\n\n"
+        f"- Machine: {machine()}\n"
+        f"- Date: {when}; the whole run took {elapsed:.0f} s\n"
+        f"- Ingest: wrk, 2 threads, {', '.join(map(str, conns))} connections, {seconds:g} s per run "
+        f"after a warm-up, {rounds} rounds with the servers' order reversed every other round; "
+        "the project's gunicorn.conf.py for Lifeguard and for bare Flask (bench/bare.py); "
+        "a unique legacy `OnHostDown` form post per request (bench/ingest.lua). "
+        "Figures are the median of the rounds (range in brackets); a ratio is the median of "
+        "the per-round ratios, both sides measured in the same round.\n"
+        "- The machine is shared: absolute figures are noisy, the ratios less so.\n\n"
+        f"{text}\n\n{notes}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
