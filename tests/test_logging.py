@@ -14,6 +14,9 @@ from app.logging_setup import ContextFilter, JsonFormatter, bound, new_request_i
 from app.redaction import RedactingFilter
 from tests.conftest import INGEST_TOKEN
 from tests.processes import gunicorn
+from tests.stack import make_stack
+
+__all__ = ["make_stack"]  # a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,3 +92,38 @@ def test_gunicorn_writes_json_access_lines_without_the_token(tmp_path):
     assert posted["path"] == "/events" and posted["status"] == "202"
     assert posted["request_id"] == "trace-me-1"
     assert "token=[redacted]" in posted["query"]
+
+
+HELLO = """
+rules:
+  - name: say-hello
+    events: [HostDown]
+    actions:
+      - scalr: Hello
+        params: {Marker: "{{ event.id }}"}
+"""
+
+
+def test_one_request_id_follows_an_event_into_its_job_and_scalr_call(make_stack):
+    stack = make_stack(HELLO)
+    answer = requests.post(
+        stack.web.events_url,
+        data={"event": "OnHostDown", "message": "m"},
+        headers={"X-Request-ID": "trace-42"},
+        timeout=5,
+    )
+    assert answer.status_code == 202 and answer.headers["X-Request-ID"] == "trace-42"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        stack.drain(until=lambda: [j.status for j in stack.jobs()] == ["succeeded"])
+    finally:
+        root.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    scalr = [line for line in lines if line["logger"] == "app.scalr.client"]
+    assert scalr and scalr[0]["request_id"] == "trace-42"
+    assert scalr[0]["job_id"] == stack.jobs()[0].id and "transaction_id=" in scalr[0]["message"]

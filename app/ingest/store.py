@@ -30,6 +30,7 @@ from app.ingest.parsing import (
     parse_webhook,
 )
 from app.jobs.notify import EVENTS_CHANNEL, notify
+from app.logging_setup import current_context
 from app.metrics import EVENTS_RECEIVED, event_label
 from app.models.event import SOURCE_OBSERVER, SOURCE_WEBHOOK, Event
 from app.redaction import REDACTED
@@ -66,13 +67,18 @@ def raw_record(delivery: wire.Delivery, query: dict[str, list[str]], body: Any) 
     headers = {k: v for k, v in delivery.headers.items() if k in KEPT_HEADERS}
     if "Authorization" in delivery.headers:
         headers["Authorization"] = REDACTED
-    return {
+    record = {
         "method": delivery.method,
         "path": delivery.path,
         "query": redacted_query(query),
         "headers": headers,
         "body": body,
     }
+    # The id of this request's log lines: the worker puts it on the lines of the event's jobs.
+    request_id = current_context().get("request_id")
+    if request_id:
+        record["request_id"] = request_id
+    return record
 
 
 def new_ingest_key() -> str:
