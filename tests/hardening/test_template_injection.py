@@ -111,7 +111,13 @@ EXHAUSTION = [
     "{{ 'x'.zfill(10**9) }}",
     "{{ ('x' * 60000) | replace('', 'yy') }}",
     "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}",
+    # Nested loops over long strings: no value grows, only time (4e9 empty iterations).
+    "{% for a in 'x' * 60000 %}{% for b in 'x' * 60000 %}{% endfor %}{% endfor %}",
+    "{% for a in event.message %}{% for b in event.message %}{% for c in event.message %}"
+    "{% endfor %}{% endfor %}{% endfor %}",
+    "{% for a in range(1000) %}{% for b in 'x' * 60000 %}{% endfor %}{% endfor %}",
     "{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}",
+    "{% for x in [[[[1] * 30] * 30] * 30] * 30 recursive %}{{ loop(x) if x is iterable }}{% endfor %}",
 ]
 EVIDENCE = ("<class", "<module", "<built-in", "subclasses", "__globals__", "popen", "uid=")
 
