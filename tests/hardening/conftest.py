@@ -1,0 +1,3 @@
+"""Fixtures of the hardening suite."""
+
+from tests.dashboard.conftest import admin, dash_app  # noqa: F401
