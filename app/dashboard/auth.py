@@ -53,7 +53,10 @@ def current_user() -> str | None:
     login_at = session.get("login_at")
     if not isinstance(user, str) or not isinstance(login_at, int | float):
         return None
-    if time.time() - login_at > SESSION_MAX_AGE or session.get("fp") != _fingerprint(config):
+    if time.time() - login_at > SESSION_MAX_AGE:
+        return None
+    fingerprint = session.get("fp")
+    if not isinstance(fingerprint, str) or not secrets_equal(fingerprint, _fingerprint(config)):
         return None
     return user
 

@@ -1,5 +1,5 @@
 """The dashboard's doors: CSRF on every form, the `next` redirect, session fixation, cookie
-flags and the API refusing a cookie.
+flags, the API refusing a cookie, and constant-time comparison of every secret.
 
 Redirect payloads follow OWASP's "Unvalidated Redirects and Forwards Cheat Sheet" and the
 usual open-redirect bypass lists (scheme-relative, backslash, whitespace, `javascript:`).
@@ -7,7 +7,10 @@ usual open-redirect bypass lists (scheme-relative, backslash, whitespace, `javas
 
 from __future__ import annotations
 
+import ast
 import itertools
+import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,6 +19,7 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 from tests.conftest import API_TOKEN
 from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_USER, csrf_of, log_in
 
+APP_DIR = Path(__file__).resolve().parents[2] / "app"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 SAMPLE_ARGS = {"name": "replace-terminated-web", "environment": "default"}
 
@@ -188,3 +192,43 @@ def test_session_cookie_secure_is_read_from_the_environment():
 
     assert Config.from_env({"SESSION_COOKIE_SECURE": "1"}).session_cookie_secure is True
     assert Config.from_env({}).session_cookie_secure is False
+
+
+# `==` between two non-constant values where either side names a secret. Each allowed
+# comparison here is of a value that is not a secret, with the reason.
+_SECRET_WORDS = re.compile(
+    r"(?i)(token|secret|password|passwd|signature|fingerprint|api_key|webhook_key|csrf|\bfp\b|hmac)"
+)
+NOT_SECRETS = {
+    ("rules/store.py", "signature == self._signature"): "the rules file's (mtime, size)",
+    ("rules/store.py", "digest == self._digest"): "the rules file's content hash",
+    (
+        "scalr/environments.py",
+        "('secret_key' in raw) == ('secret_key_env' in raw)",
+    ): "two booleans: which keys are present",
+}
+
+
+def secret_comparisons() -> list[tuple[str, int, str]]:
+    found = []
+    for path in sorted(APP_DIR.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            if not any(isinstance(op, ast.Eq | ast.NotEq) for op in node.ops):
+                continue
+            operands = [node.left, *node.comparators]
+            if any(isinstance(o, ast.Constant) for o in operands):
+                continue
+            text = ast.unparse(node)
+            key = (str(path.relative_to(APP_DIR)), text)
+            if _SECRET_WORDS.search(text) and key not in NOT_SECRETS:
+                found.append((key[0], node.lineno, text))
+    return found
+
+
+def test_secrets_are_compared_in_constant_time_only():
+    assert secret_comparisons() == []
+    uses = [p for p in APP_DIR.rglob("*.py") if "secrets_equal(" in p.read_text()]
+    names = {str(p.relative_to(APP_DIR)) for p in uses}
+    assert {"ingest/auth.py", "api/__init__.py", "dashboard/csrf.py", "dashboard/auth.py"} <= names
