@@ -272,7 +272,7 @@ def webhook_payload(draw):
     return json.dumps(payload).encode()
 
 
-@bounded(250)
+@bounded(150)
 @given(
     body=webhook_payload(),
     signing=st.sampled_from(
@@ -362,23 +362,21 @@ RAW_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize("raw", RAW_REQUESTS, ids=range(len(RAW_REQUESTS)))
-def test_raw_requests_with_injected_headers(fuzz_app, raw):
+def test_raw_requests_with_injected_headers(fuzz_app):
     engine = services_of(fuzz_app).engine
-    before = row_counts(engine)
-    with (
-        LifeguardServer(fuzz_app) as server,
-        socket.create_connection(("127.0.0.1", server.port), 5) as sock,
-    ):
-        sock.sendall(raw % {b"token": INGEST_TOKEN.encode()})
-        sock.shutdown(socket.SHUT_WR)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    status_line = answer.split(b"\r\n", 1)[0]
-    assert b" 500 " not in status_line, answer[:400]
-    heads = answer.split(b"\r\n\r\n", 1)[0].lower()
-    assert b"set-cookie: x=1" not in heads and b"\r\ninjected" not in heads
-    stored = row_counts(engine)["events"] - before["events"]
-    accepted = answer.count(b"HTTP/1.1 202") + answer.count(b"HTTP/1.0 202")
-    assert stored == accepted, answer[:600]
+    with LifeguardServer(fuzz_app) as server:
+        for raw in RAW_REQUESTS:
+            before = row_counts(engine)
+            with socket.create_connection(("127.0.0.1", server.port), 5) as sock:
+                sock.sendall(raw % {b"token": INGEST_TOKEN.encode()})
+                sock.shutdown(socket.SHUT_WR)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            status_line = answer.split(b"\r\n", 1)[0]
+            assert b" 500 " not in status_line, (raw, answer[:400])
+            heads = answer.split(b"\r\n\r\n", 1)[0].lower()
+            assert b"set-cookie: x=1" not in heads and b"\r\ninjected" not in heads, raw
+            stored = row_counts(engine)["events"] - before["events"]
+            accepted = answer.count(b"HTTP/1.1 202") + answer.count(b"HTTP/1.0 202")
+            assert stored == accepted, (raw, answer[:600])

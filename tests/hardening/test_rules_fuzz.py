@@ -105,7 +105,7 @@ def rule_trees(draw):
     return doc
 
 
-@bounded(300)
+@bounded(150)
 @given(rule_trees())
 def test_random_rule_trees(tree):
     text = yaml.safe_dump(tree, allow_unicode=True, sort_keys=False)

@@ -146,7 +146,7 @@ def elements(draw, depth=0):
     return element
 
 
-@bounded(200)
+@bounded(100)
 @given(elements(), st.sampled_from(["utf-8", "utf-16", "us-ascii", "iso-8859-1"]))
 def test_random_trees_with_any_root_give_a_response_or_a_typed_error(root, encoding):
     try:
