@@ -265,7 +265,11 @@ def webhook_payload(draw):
     if kind == "valid":
         payload["eventName"] = draw(st.sampled_from(["HostDown", "OnHostUp", "IPAddressChanged"]))
         payload["eventId"] = str(draw(st.uuids()))
-        payload["data"] = draw(st.dictionaries(st.sampled_from(keys) | TEXT, TEXT, max_size=6))
+        # Values past every column's width too (role_name is 255 characters on PostgreSQL).
+        long_text = st.text(min_size=250, max_size=600)
+        payload["data"] = draw(
+            st.dictionaries(st.sampled_from(keys) | TEXT, TEXT | long_text, max_size=6)
+        )
         return json.dumps(payload).encode()
     for key in draw(st.lists(st.sampled_from(list(payload)), max_size=2)):
         payload.pop(key, None)

@@ -59,12 +59,12 @@ def hostile_data(live_app, db_session, tmp_path):
     use_rules(live_app, tmp_path / "hostile-rules.yml", RULES.format(description=HOSTILE))
     server_id = "<img data-xss src=x onerror=alert(5)>"
     event = gen_event(
-        db_session, message=HOSTILE, server_id=server_id, role_name=HOSTILE, public_ip=None
+        db_session, message=HOSTILE, server_id=server_id, role_name=HOSTILE[:200], public_ip=None
     )
     job = gen_job(
         db_session,
         event.id,
-        rule=HOSTILE[:200],
+        rule=PAYLOADS[1],  # the column holds 64 characters
         status="dead",
         error=HOSTILE,
         params={"text": HOSTILE, HOSTILE[:40]: "v"},
