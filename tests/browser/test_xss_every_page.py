@@ -10,8 +10,6 @@ Cheat Sheet (tag breaking out of attributes, textarea/title/script contexts, eve
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -19,18 +17,12 @@ from sqlalchemy import select
 
 from app.db import utcnow
 from app.models.job import ActionJob
-from tests.browser.conftest import CHROMIUM, log_in
+from tests.browser.conftest import log_in
 from tests.dashboard.conftest import use_rules
 from tests.dashboard.helpers import gen_breaker, gen_heartbeat, gen_job, gen_server
 from tests.factories import gen_event
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and os.environ.get("LIFEGUARD_REQUIRE_BROWSER") != "1",
-        reason=f"{CHROMIUM} is absent: apt-get install chromium (.ci/run does)",
-    ),
-]
+pytestmark = pytest.mark.browser
 
 PAYLOADS = [
     "<script data-xss>alert(1)</script>",
