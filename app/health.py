@@ -194,7 +194,9 @@ def metrics() -> Response:
     spool_registry = CollectorRegistry(auto_describe=False)
     spool_registry.register(SpoolCollector(ingest_of(current_app).spool))
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(services.session_factory, services.scalr_environments))
+    # Read-only sessions: a writer's session would hold SQLite's write lock for the whole
+    # collection (stalling ingest), and the budget lookup inside it would wait for that lock.
+    registry.register(DatabaseCollector(services.read_session_factory, services.scalr_environments))
     status = get_rules_store().status()
     rules_ok = Gauge(
         "lifeguard_rules_file_ok",

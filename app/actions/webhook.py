@@ -9,10 +9,11 @@ network trouble retry, other answers end the job.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import requests
 
@@ -72,6 +73,18 @@ def _allows(prefix: str, target: SplitResult) -> bool:
     return not base or target.path == base or target.path.startswith(base + "/")
 
 
+_SEGMENT_SEPARATORS = re.compile(r"[/\\;]")
+
+
+def _climbs(path: str) -> bool:
+    """Say whether `path` holds a `.` or `..` segment, plain or percent-encoded.
+
+    The HTTP client removes dot segments before sending (`/hooks/../admin` goes out as
+    `/admin`), and servers decode `%2e`: such a path would leave the allowed one.
+    """
+    return any(seg in (".", "..") for seg in _SEGMENT_SEPARATORS.split(unquote(path)))
+
+
 def url_allowed(url: str, allowed: tuple[str, ...]) -> bool:
     """Say whether `url` is an http(s) URL that one of the allowed entries admits."""
     try:
@@ -83,6 +96,8 @@ def url_allowed(url: str, allowed: tuple[str, ...]) -> bool:
         return False
     if target.username is not None or target.password is not None:
         return False  # credentials in the URL: also the classic way to hide the real host
+    if _climbs(target.path):
+        return False
     return any(_allows(prefix, target) for prefix in allowed)
 
 

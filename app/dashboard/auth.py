@@ -87,7 +87,10 @@ def _read_identity() -> tuple[str, str] | None:
     account = _account(config, user)
     if account is None or time.time() - login_at > SESSION_MAX_AGE:
         return None
-    if session.get("fp") != _fingerprint(user, account[1]):
+    fingerprint = session.get("fp")
+    if not isinstance(fingerprint, str):
+        return None
+    if not secrets_equal(fingerprint, _fingerprint(user, account[1])):
         return None
     return user, account[0]
 

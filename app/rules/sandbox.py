@@ -5,7 +5,10 @@ access, unsafe callables and mutation of lists and dicts. Jinja cannot time a
 render out, so whatever could build a huge value is bounded before it runs:
 `range` (per call and per render), `*` and `**`, format widths (`%`, `format`,
 `str.format`), width and replace filters and string methods, `join`; and the
-whole output is capped (templating.py). Statements that could accumulate or
+whole output is capped (templating.py). Time is bounded the same way: every loop
+body counts against a per-render budget of iterations (nested loops over long
+strings build nothing, yet 60,000 x 60,000 empty turns would hold a worker for
+minutes). Statements that could accumulate or
 recurse (`set`, `macro`, `call`, `include`, ...) are refused at load.
 
 Null event fields are left out of the context, so `{{ event.farm_role_id }}`
@@ -23,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
-from jinja2 import StrictUndefined, Undefined, pass_eval_context
+from jinja2 import StrictUndefined, Undefined, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.filters import do_center, do_format, do_indent, do_replace, sync_do_join
 from jinja2.nodes import EvalContext
@@ -35,7 +38,10 @@ MAX_OUTPUT = 64 * 1024  # characters of one rendered string
 MAX_WIDTH = 1024  # format widths, center/indent widths
 MAX_RANGE = 1000  # elements of one range()
 RANGE_BUDGET = 10_000  # range() elements of one render
+LOOP_BUDGET = 100_000  # loop iterations of one render (nested loops count each turn)
+LOOP_TICK = "_lg_loop_tick"  # the global each loop body calls first; see LifeguardSandbox._parse
 _range_budget: ContextVar[list[int]] = ContextVar("lifeguard_range_budget")
+_loop_budget: ContextVar[list[int]] = ContextVar("lifeguard_loop_budget")
 
 
 class Fields(dict[str, Any]):
@@ -136,8 +142,18 @@ def safe_range(*args: int) -> range:
 
 
 def new_range_budget() -> None:
-    """Give the current render a fresh range budget."""
+    """Give the current render fresh range and loop budgets."""
     _range_budget.set([RANGE_BUDGET])
+    _loop_budget.set([LOOP_BUDGET])
+
+
+def loop_tick() -> str:
+    """Count one loop iteration against the render's budget; render nothing."""
+    budget = _loop_budget.get([LOOP_BUDGET])
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise TemplateLimitError(f"more than {LOOP_BUDGET} loop iterations in one render")
+    return ""
 
 
 @pass_eval_context
@@ -210,6 +226,7 @@ class LifeguardSandbox(ImmutableSandboxedEnvironment):
         for name in ("lipsum", "namespace", "cycler", "joiner"):
             self.globals.pop(name, None)
         self.globals["range"] = safe_range
+        self.globals[LOOP_TICK] = loop_tick
         self.filters.update(
             replace=_replace,
             join=_join,
@@ -218,6 +235,15 @@ class LifeguardSandbox(ImmutableSandboxedEnvironment):
             format=_format,
             tojson=_tojson,
         )
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Parse `source`, making every loop body count its turns (recursive loops too)."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            tick = nodes.Call(nodes.Name(LOOP_TICK, "load"), [], [], None, None)
+            loop.body.insert(0, nodes.Output([tick]).set_lineno(loop.lineno))
+        tree.set_environment(self)
+        return tree
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         """Run an intercepted operator after checking the size of what it would build."""

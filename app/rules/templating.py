@@ -101,7 +101,7 @@ def template_problems(source: str) -> tuple[str, ...]:
     }
     for word in sorted(statements):
         problems.append(f"template statement `{word}` is not allowed in rules")
-    if any(node.attr.startswith("_") for node in tree.find_all(nodes.Getattr)):
+    if any(name.startswith("_") for name in _constant_attribute_names(tree)):
         problems.append("attributes starting with `_` are not allowed in templates")
     allowed = {"event", "rule", *ENV.globals}
     for name in sorted(meta.find_undeclared_variables(tree) - allowed):
@@ -111,6 +111,18 @@ def template_problems(source: str) -> tuple[str, ...]:
         if attr not in fields:
             problems.append(f"{scope} has no field {attr!r}{suggest(attr, fields)}")
     return tuple(problems)
+
+
+def _constant_attribute_names(tree: nodes.Template) -> list[str]:
+    """Return the attribute names the template spells out: `.x`, `['x']` and `|attr('x')`."""
+    names = [node.attr for node in tree.find_all(nodes.Getattr)]
+    for node in tree.find_all(nodes.Getitem):
+        if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            names.append(node.arg.value)
+    for flt in tree.find_all(nodes.Filter):
+        if flt.name == "attr" and flt.args and isinstance(flt.args[0], nodes.Const):
+            names.append(str(flt.args[0].value))
+    return names
 
 
 def _attributes(tree: nodes.Template) -> list[tuple[str, str]]:

@@ -13,6 +13,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
+
 from app.scalr.errors import (
     ScalrAPIError,
     ScalrRateLimited,
@@ -21,7 +24,9 @@ from app.scalr.errors import (
 )
 
 # Expat expands internal entities; a document type declaration is never part of a
-# Scalr answer, so refusing it rules out entity-expansion attacks (defusedxml's idea).
+# Scalr answer, so refusing it rules out entity-expansion attacks. The byte pattern is
+# the quick, clear refusal; defusedxml (forbid_dtd) is the real one: a UTF-16 answer
+# carries its DOCTYPE in bytes this pattern cannot see.
 _FORBIDDEN_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _ERROR_ROOT = re.compile(rb"^\s*(<\?xml[^>]*\?>)?\s*<Error>", re.DOTALL)
 _ERROR_TRANSACTION = re.compile(r"<TransactionID>(.*?)</TransactionID>", re.DOTALL)
@@ -64,6 +69,23 @@ def element_value(element: ET.Element) -> Any:
     return {child.tag: element_value(child) for child in children}
 
 
+def parse_xml(body: bytes, action: str) -> ET.Element:
+    """Parse an answer with no DTD, no entity and no external reference allowed."""
+    try:
+        return defused_fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise ScalrTransportError(
+            "refused an answer with a DOCTYPE or ENTITY declaration", action=action
+        ) from None
+    except ET.ParseError as exc:
+        raise ScalrTransportError(f"unparsable answer from Scalr: {exc}", action=action) from None
+    except (ValueError, LookupError) as exc:
+        # expat refuses some declared encodings (multi-byte, unknown) with these.
+        raise ScalrTransportError(
+            f"unparsable answer from Scalr: {type(exc).__name__}: {exc}", action=action
+        ) from None
+
+
 def _error_from_text(text: str, action: str) -> ScalrAPIError | None:
     message = _ERROR_MESSAGE.search(text)
     if message is None:
@@ -85,10 +107,7 @@ def _parse_error(body: bytes, action: str) -> ScalrAPIError:
     error = _error_from_text(body.decode("utf-8", errors="replace"), action)
     if error is not None:
         return error
-    try:
-        root = ET.fromstring(body)  # noqa: S314 (only after the DOCTYPE guard)
-    except ET.ParseError:
-        raise ScalrTransportError("unparsable <Error> answer from Scalr", action=action) from None
+    root = parse_xml(body, action)
     return ScalrAPIError(
         (root.findtext("Message") or "").strip(),
         transaction_id=root.findtext("TransactionID"),
@@ -121,12 +140,7 @@ def parse_response(
         )
     if _ERROR_ROOT.match(body):
         raise _parse_error(body, action)
-    try:
-        root = ET.fromstring(body)  # noqa: S314 (DOCTYPE/ENTITY refused above)
-    except ET.ParseError as exc:
-        raise ScalrTransportError(
-            f"unparsable answer from Scalr: {exc}", action=action, status_code=status_code
-        ) from None
+    root = parse_xml(body, action)
     if not root.tag.endswith("Response"):
         raise ScalrTransportError(
             f"unexpected root element <{root.tag}> in Scalr's answer", action=action
