@@ -11,50 +11,48 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 
-class hour_bucket(FunctionElement[str]):  # reads like the SQL function it is
-    """The UTC hour of a timestamp column as text, `YYYY-MM-DD HH`, on either backend."""
+class _time_bucket(FunctionElement[str]):  # reads like the SQL function it is
+    """The UTC time of a timestamp column cut to a unit, as sortable text, on either backend.
+
+    app.db stores UTC on SQLite as ISO text, "YYYY-MM-DD HH:MM:SS.ffffff", so a
+    bucket is a prefix there; PostgreSQL formats the timestamp in UTC.
+    """
 
     type = String()
+    inherit_cache = True
+    prefix_length: int  # of the ISO text on SQLite
+    pg_format: str  # to_char's pattern on PostgreSQL
+
+
+class hour_bucket(_time_bucket):
+    """The UTC hour of a timestamp column as text, `YYYY-MM-DD HH`."""
+
     inherit_cache = True
     name = "hour_bucket"
+    prefix_length = 13
+    pg_format = "YYYY-MM-DD HH24"
 
 
-@compiles(hour_bucket, "sqlite")
-def _hour_sqlite(element: hour_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    # app.db stores UTC as ISO text, "YYYY-MM-DD HH:MM:SS.ffffff": the hour is a prefix.
-    return f"substr({compiler.process(element.clauses, **kw)}, 1, 13)"
+class minute_bucket(_time_bucket):
+    """The UTC minute of a timestamp column as text, `YYYY-MM-DD HH:MM`."""
 
-
-@compiles(hour_bucket, "postgresql")
-def _hour_postgresql(element: hour_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
-
-
-@compiles(hour_bucket)
-def _hour_other(element: hour_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    raise CompileError(f"hour_bucket is not written for {compiler.dialect.name}")
-
-
-class minute_bucket(FunctionElement[str]):  # reads like the SQL function it is
-    """The UTC minute of a timestamp column as text, `YYYY-MM-DD HH:MM`, on either backend."""
-
-    type = String()
     inherit_cache = True
     name = "minute_bucket"
+    prefix_length = 16
+    pg_format = "YYYY-MM-DD HH24:MI"
 
 
-@compiles(minute_bucket, "sqlite")
-def _minute_sqlite(element: minute_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"substr({compiler.process(element.clauses, **kw)}, 1, 16)"
+@compiles(_time_bucket, "sqlite")
+def _bucket_sqlite(element: _time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, {element.prefix_length})"
 
 
-@compiles(minute_bucket, "postgresql")
-def _minute_postgresql(element: minute_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(_time_bucket, "postgresql")
+def _bucket_postgresql(element: _time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
-    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
+    return f"to_char({column} AT TIME ZONE 'UTC', '{element.pg_format}')"
 
 
-@compiles(minute_bucket)
-def _minute_other(element: minute_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    raise CompileError(f"minute_bucket is not written for {compiler.dialect.name}")
+@compiles(_time_bucket)
+def _bucket_other(element: _time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"{element.name} is not written for {compiler.dialect.name}")
