@@ -60,3 +60,20 @@ def audit_alone(
     """Write one audit entry in a transaction of its own (a refusal, a failed login)."""
     with transaction(factory) as session:
         audit(session, actor, action, target, **fields)
+
+
+def audit_refusal(
+    session: Session,
+    factory: sessionmaker[Session],
+    actor: Actor,
+    action: str,
+    target: str | None,
+    code: str,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Undo a refused control's work in `session` and record the refusal on its own."""
+    session.rollback()
+    audit_alone(
+        factory, actor, action, target, reason=reason, outcome=REFUSED, detail={"error": code}
+    )

@@ -8,7 +8,7 @@ from flask import Response, jsonify, request
 
 from app.api import bp, request_reason, require_control
 from app.api.pagination import encode_cursor, page_json, read_after, read_limit
-from app.audit import REFUSED, audit, audit_alone
+from app.audit import audit, audit_refusal
 from app.errors import APIError
 from app.jobs.control import ControlError, apply_control
 from app.models.job import ActionJob, JobAttempt
@@ -101,10 +101,8 @@ def control_action(job_id: int, operation: str) -> Response:
     try:
         job = apply_control(session, job_id, operation, actor.label)
     except ControlError as exc:
-        session.rollback()
-        audit_alone(
-            get_session_factory(), actor, control, target, reason=reason, outcome=REFUSED,
-            detail={"error": exc.code},
-        )  # fmt: skip
+        audit_refusal(
+            session, get_session_factory(), actor, control, target, exc.code, reason=reason
+        )
         raise APIError(409, exc.code, exc.message) from None
     return jsonify(job_json(_job_or_404(job.id), attempts=True))

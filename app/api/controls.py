@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from app.api import bp, require_control
-from app.audit import REFUSED, audit, audit_alone
+from app.audit import audit, audit_refusal
 from app.errors import APIError
 from app.jobs.control import ControlError
 from app.jobs.kill_switch import (
@@ -41,11 +41,9 @@ def set_kill_switch() -> Response:
         else:
             row = release_kill_switch(session, actor.label, now)
     except ControlError as exc:
-        session.rollback()
-        audit_alone(
-            get_session_factory(), actor, control, "kill_switch", reason=reason, outcome=REFUSED,
-            detail={"error": exc.code},
-        )  # fmt: skip
+        audit_refusal(
+            session, get_session_factory(), actor, control, "kill_switch", exc.code, reason=reason
+        )
         status = 400 if exc.code == "reason_required" else 409
         raise APIError(status, exc.code, exc.message) from None
     audit(session, actor, control, "kill_switch", reason=reason, now=now)

@@ -7,12 +7,12 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from app.api import bp, request_reason, require_control
-from app.audit import audit
+from app.audit import audit, audit_refusal
 from app.errors import APIError
 from app.jobs.control import ControlError
 from app.jobs.holds import RELEASE, clear_hold, list_holds
 from app.models.loop import Hold
-from app.web import get_session
+from app.web import get_session, get_session_factory
 
 
 def hold_json(hold: Hold) -> dict[str, Any]:
@@ -58,7 +58,10 @@ def clear_hold_api(hold_id: int) -> Response:
     try:
         hold, jobs = clear_hold(session, hold_id, actor.label, str(choice))
     except ControlError as exc:
-        session.rollback()
+        audit_refusal(
+            session, get_session_factory(), actor, "hold.clear", target, exc.code,
+            reason=request_reason(),
+        )  # fmt: skip
         status = {"not_found": 404, "bad_request": 400}.get(exc.code, 409)
         raise APIError(status, exc.code, exc.message) from None
     session.commit()

@@ -9,7 +9,7 @@ from flask import Response, jsonify, request
 
 from app.api import bp, require_control
 from app.api.pagination import encode_cursor, page_json, read_after, read_limit
-from app.audit import REFUSED, audit, audit_alone
+from app.audit import audit, audit_refusal
 from app.errors import APIError
 from app.jobs.control import ControlError
 from app.jobs.silences import create_silence, expire_silence, silence_json, silence_window
@@ -35,10 +35,7 @@ def _time(body: dict[str, Any], name: str) -> datetime | None:
 
 
 def _refused(actor: Actor, control: str, target: str | None, exc: ControlError) -> APIError:
-    get_session().rollback()
-    audit_alone(
-        get_session_factory(), actor, control, target, outcome=REFUSED, detail={"error": exc.code}
-    )
+    audit_refusal(get_session(), get_session_factory(), actor, control, target, exc.code)
     status = 404 if exc.code == "not_found" else 409 if exc.code == "not_active" else 400
     return APIError(status, exc.code, exc.message)
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from app.audit import REFUSED, audit, audit_alone
+from app.audit import audit, audit_refusal
 from app.dashboard import bp
 from app.dashboard.auth import require_control
 from app.jobs.control import CONTROLS, ControlError, apply_control
@@ -77,7 +77,10 @@ def clear_action_hold(job_id: int) -> Response:
     try:
         _, jobs = clear_hold(session, hold.id, actor.label, choice)
     except ControlError as exc:
-        session.rollback()
+        audit_refusal(
+            session, get_session_factory(), actor, "hold.clear", f"hold:{hold.id}", exc.code,
+            reason=reason,
+        )  # fmt: skip
         flash(exc.message, "error")
     else:
         session.commit()
@@ -103,11 +106,9 @@ def control_action(job_id: int, operation: str) -> Response:
     try:
         job = apply_control(session, job_id, operation, actor.label, reason or None)
     except ControlError as exc:
-        session.rollback()
-        audit_alone(
-            get_session_factory(), actor, control, target, reason=reason, outcome=REFUSED,
-            detail={"error": exc.code},
-        )  # fmt: skip
+        audit_refusal(
+            session, get_session_factory(), actor, control, target, exc.code, reason=reason
+        )
         flash(exc.message, "error")
     else:
         flash(f"Action {job.id} {CONTROL_DONE[operation]} (status {job.status}).", "ok")

@@ -8,7 +8,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from app.audit import REFUSED, audit, audit_alone
+from app.audit import audit, audit_refusal
 from app.dashboard import bp
 from app.dashboard.auth import current_user, require_control
 from app.jobs.control import ControlError
@@ -57,11 +57,9 @@ def kill_switch_view() -> Response:
         else:
             release_kill_switch(session, actor.label, now)
     except ControlError as exc:
-        session.rollback()
-        audit_alone(
-            get_session_factory(), actor, control, "kill_switch", reason=reason, outcome=REFUSED,
-            detail={"error": exc.code},
-        )  # fmt: skip
+        audit_refusal(
+            session, get_session_factory(), actor, control, "kill_switch", exc.code, reason=reason
+        )
         flash(exc.message, "error")
         return back
     audit(session, actor, control, "kill_switch", reason=reason, now=now)

@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from app.audit import REFUSED, audit, audit_alone
+from app.audit import audit, audit_refusal
 from app.dashboard import bp
 from app.dashboard.auth import require_control
 from app.health import current_spool, readiness
@@ -94,10 +94,6 @@ def close_breaker_view(environment: str) -> Response:
         session.commit()
         flash(f"Breaker of {environment} closed; Scalr actions there may run again.", "ok")
     except ControlError as exc:
-        session.rollback()
-        audit_alone(
-            get_session_factory(), actor, "breaker.close", target, outcome=REFUSED,
-            detail={"error": exc.code},
-        )  # fmt: skip
+        audit_refusal(session, get_session_factory(), actor, "breaker.close", target, exc.code)
         flash(exc.message, "error")
     return redirect(url_for("dashboard.health"), code=303)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from app.audit import REFUSED, audit, audit_alone
+from app.audit import audit, audit_refusal
 from app.dashboard import bp
 from app.dashboard.auth import require_control
 from app.jobs.control import ControlError
@@ -67,11 +67,7 @@ def create_silence_view() -> Response:
         start, end = silence_window(now, None, None, request.form.get("duration", "").strip())
         silence = create_silence(session, actor.label, matchers, start, end, comment, now)
     except ControlError as exc:
-        session.rollback()
-        audit_alone(
-            get_session_factory(), actor, "silence.create", None, outcome=REFUSED,
-            detail={"error": exc.code},
-        )  # fmt: skip
+        audit_refusal(session, get_session_factory(), actor, "silence.create", None, exc.code)
         flash(exc.message, "error")
         return redirect(url_for("dashboard.silences"), code=303)
     audit(
@@ -93,11 +89,7 @@ def expire_silence_view(silence_id: int) -> Response:
     try:
         expire_silence(session, silence_id, actor.label, now)
     except ControlError as exc:
-        session.rollback()
-        audit_alone(
-            get_session_factory(), actor, "silence.expire", target, outcome=REFUSED,
-            detail={"error": exc.code},
-        )  # fmt: skip
+        audit_refusal(session, get_session_factory(), actor, "silence.expire", target, exc.code)
         flash(exc.message, "error")
         return redirect(url_for("dashboard.silences"), code=303)
     audit(session, actor, "silence.expire", target, now=now)
