@@ -4,9 +4,10 @@ Knobs (environment): BENCH_SMOKE=1 (a tiny load, about a minute, nothing written
 BENCH_DATABASE_URL (PostgreSQL; else TEST_DATABASE_URL, else the local server when it
 answers), BENCH_INGEST_ROUNDS (2; smoke 1), BENCH_INGEST_SECONDS (8), BENCH_WARMUP_SECONDS (2),
 BENCH_CONNECTIONS (16,64), BENCH_LATENCY_EVENTS (40), BENCH_EVENTS and BENCH_ROUNDS
-(the dashboard's, see bench_dashboard.py), BENCH_PRUNE_EVENTS (250000; smoke 3000;
+(the dashboard's, see bench_dashboard.py), BENCH_PRUNE_EVENTS (100000; smoke 3000;
 1000000 for the figure in docs/performance.md) and BENCH_PRUNE_WRK_SECONDS (5) for
-retention (bench_prune.py), BENCH_OUTPUT (docs/performance.md).
+retention (bench_prune.py), BENCH_STORM_DELIVERIES (10000), BENCH_SCALE_JOBS (40) and
+BENCH_SCALE_LATENCY (0.25 s) for bench_scale.py, BENCH_OUTPUT (docs/performance.md).
 Exits non-zero when a delivery answered 202 was not stored or a figure is missing.
 """
 
@@ -27,7 +28,13 @@ if SMOKE:  # before bench_dashboard reads its knobs at import
     os.environ.setdefault("BENCH_EVENTS", "2000")
     os.environ.setdefault("BENCH_ROUNDS", "3")
 
-from bench import bench_dashboard, bench_matching, bench_prune, worker_latency  # noqa: E402
+from bench import (  # noqa: E402
+    bench_dashboard,
+    bench_matching,
+    bench_prune,
+    bench_scale,
+    worker_latency,
+)
 from bench.ingest import Outcome, median  # noqa: E402
 from bench.ingest import run as run_ingest  # noqa: E402
 
@@ -374,6 +381,65 @@ def prune_rows(pg_url: str | None, events: int, seconds: float) -> tuple[list[Ro
     return rows, lost
 
 
+def scale_rows(
+    pg_url: str | None, deliveries: int, jobs: int, latency: float
+) -> tuple[list[Row], list[str]]:
+    """Return the PostgreSQL scale rows (a storm, several workers) and what went wrong."""
+    if not pg_url:
+        return [("storm and worker scaling", "PostgreSQL only", "skipped", "", "", "")], []
+    storm = bench_scale.storm(pg_url, deliveries, False, 60)
+    trickle = bench_scale.storm(pg_url, max(60, deliveries // 100), True, 120)
+    one = bench_scale.scale(pg_url, 1, jobs, latency)
+    three = bench_scale.scale(pg_url, 3, jobs, latency)
+
+    def outcome(f: bench_scale.StormFigures) -> str:
+        breaker = "breaker open" if f.breaker_open else "breaker closed"
+        return f"{f.launches} launches, {breaker}; jobs: {bench_scale.summary(f.statuses)}"
+
+    rows: list[Row] = [
+        (
+            f"storm: {deliveries:,} HostDown posted, s (202s / rows stored)",
+            "PostgreSQL only",
+            f"{storm.post_seconds:.1f} ({storm.acknowledged:,} / {storm.stored:,})",
+            "—",
+            "",
+            "",
+        ),
+        (
+            "storm: every event matched and every job ended, s after the first post",
+            "PostgreSQL only",
+            f"{storm.settle_seconds:.1f}"
+            + ("" if storm.settled else f": NOT within 60 s, {storm.matched:,} matched"),
+            "target 60 s",
+            "",
+            f"{storm.settle_seconds / 60:.2f}x",
+        ),
+        (
+            "storm: budget and breaker (vs a trickle of the same rule)",
+            "PostgreSQL only",
+            outcome(storm),
+            f"trickle of {trickle.deliveries}: {outcome(trickle)}",
+            "",
+            "same" if storm.launches == trickle.launches else "DIFFERENT",
+        ),
+        (
+            f"job throughput, jobs/s, {jobs} launches answered in {latency:g} s, 3 workers",
+            "PostgreSQL only",
+            f"{three.rate:.1f} ({three.launches} calls for {three.jobs} jobs)",
+            f"1 worker {one.rate:.1f} ({one.launches} calls)",
+            "",
+            f"{three.rate / one.rate:.2f}x" if one.rate else MISSING,
+        ),
+    ]
+    wrong = []
+    if storm.stored < storm.acknowledged:
+        wrong.append(f"storm: {storm.acknowledged} answered 202 but {storm.stored} stored")
+    for f in (one, three):
+        if f.launches != f.jobs:
+            wrong.append(f"{f.workers} workers: {f.launches} launches for {f.jobs} jobs")
+    return rows, wrong
+
+
 def table(rows: list[Row]) -> str:
     """Return `rows` as one Markdown table."""
     head = (
@@ -410,8 +476,16 @@ def main() -> int:
     print("retention: prune under ingest")
     more, prune_lost = prune_rows(
         pg_url,
-        int(knob("BENCH_PRUNE_EVENTS", "250000", "3000")),
+        int(knob("BENCH_PRUNE_EVENTS", "100000", "3000")),
         float(knob("BENCH_PRUNE_WRK_SECONDS", "5", "1")),
+    )
+    rows += more
+    print("scale: a storm and three workers (PostgreSQL)")
+    more, scale_wrong = scale_rows(
+        pg_url,
+        int(knob("BENCH_STORM_DELIVERIES", "10000", "300")),
+        int(knob("BENCH_SCALE_JOBS", "40", "9")),
+        float(knob("BENCH_SCALE_LATENCY", "0.25", "0.05")),
     )
     rows += more
     elapsed = time.monotonic() - started
@@ -419,7 +493,9 @@ def main() -> int:
     print()
     print(text)
     print(f"\n{'smoke ' if SMOKE else ''}bench took {elapsed:.0f} s")
-    lost = [f"{name}: {p}" for name, o in outcomes.items() for p in o.lost] + prune_lost
+    lost = (
+        [f"{name}: {p}" for name, o in outcomes.items() for p in o.lost] + prune_lost + scale_wrong
+    )
     missing = [row[0] for row in rows if any(MISSING in cell for cell in row)]
     if not SMOKE or os.environ.get("BENCH_OUTPUT"):
         output = Path(os.environ.get("BENCH_OUTPUT") or ROOT / "docs" / "performance.md")
