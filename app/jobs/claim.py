@@ -124,7 +124,7 @@ def _guard(
 ) -> Verdict | None:
     """Ask the policy, in order, whether the claimed job may run; the first no wins."""
     manual = bool((job.spec or {}).get("manual"))
-    if (verdict := _kill_switch(session)) is not None:
+    if (verdict := _kill_switch(session, job)) is not None:
         return verdict
     state = session.get(RuleState, job.rule)
     if state is not None and (verdict := policy.paused(state.paused, state.updated_by, manual)):
@@ -154,9 +154,18 @@ def _guard(
     return _breaker_open(session, job)
 
 
-def _kill_switch(session: Session) -> Verdict | None:
-    """Hold back every job, a person's retry too, while the kill switch is engaged."""
-    return kill_switch_verdict(session)
+def _kill_switch(session: Session, job: ActionJob) -> Verdict | None:
+    """Hold back every job, a person's retry too, while the kill switch is engaged.
+
+    The notifications of the `KillSwitchEngaged` event itself still go out.
+    """
+    verdict = kill_switch_verdict(session)
+    if verdict is None or job.kind == "scalr":
+        return verdict
+    trigger = session.get(Event, job.event_id)
+    if trigger is not None and policy.tells_of_kill_switch(trigger.name, trigger.source):
+        return None
+    return verdict
 
 
 def _silenced(session: Session, job: ActionJob, now: datetime, manual: bool) -> Verdict | None:

@@ -326,6 +326,11 @@ def kill_switch(
     return Verdict(SKIPPED, f"kill switch engaged by {who} at {when}: {reason}")
 
 
+def tells_of_kill_switch(trigger_name: str, trigger_source: str | None) -> bool:
+    """Say whether a notification job tells people of the kill switch (it runs while engaged)."""
+    return trigger_name == "KillSwitchEngaged" and trigger_source == SOURCE_LIFEGUARD
+
+
 def kill_switch_stops_retry(verdict: Verdict, attempts: int) -> Verdict:
     """Skip a job whose attempt failed while the kill switch is engaged: no retry starts."""
     reason = f"{verdict.reason} (attempt {attempts} failed; no retry started)"
