@@ -170,6 +170,7 @@ def test_cancelling_a_storm_ends_its_held_launches(make_stack, receiver):  # noq
     stack, _, held = storm_stack(make_stack, receiver)
     with stack.factory() as session:
         hold = session.scalars(select(Hold)).one()
+    assert {j.hold_id for j in held} == {hold.id}
     answer = api(stack, f"/holds/{hold.id}/clear", {"held_jobs": "cancel"})
     assert answer.status_code == 200, answer.text
     stack.drain()
