@@ -178,3 +178,30 @@ def test_cancelling_a_storm_ends_its_held_launches(make_stack, receiver):  # noq
     assert [j.status for j in jobs] == ["cancelled"] * 3
     assert all(f"with hold #{hold.id}" in j.reason for j in jobs)
     assert stack.state.calls("ServerLaunch") == []
+
+
+def test_console_lists_and_clears_a_storm_hold_audited(app, db_session):
+    from tests.dashboard.helpers import gen_job
+    from tests.factories import gen_event
+
+    hold = Hold(rule="", throttle_key="", kind="storm", reason="launches of farm role 5 held",
+                farm_id=1439, farm_role_id=5)  # fmt: skip
+    db_session.add(hold)
+    db_session.flush()
+    job = gen_job(db_session, gen_event(db_session).id, status="held", hold_id=hold.id)
+    db_session.commit()
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["holds", "list"])
+    assert f"#{hold.id} storm farm_role=5 in force" in listed.output
+    cleared = runner.invoke(
+        args=["holds", "clear", str(hold.id), "--cancel", "--reason", "bad AMI"]
+    )
+    assert cleared.exit_code == 0, cleared.output
+    assert f"hold #{hold.id} cleared; 1 held jobs cancelled" in cleared.output
+    again = runner.invoke(args=["holds", "clear", str(hold.id)])
+    assert again.exit_code != 0 and "was cleared by console:" in again.output
+    db_session.expire_all()
+    assert db_session.get(type(job), job.id).status == "cancelled"
+    [entry] = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "hold.clear")).all()
+    assert (entry.via, entry.target, entry.reason) == ("console", f"hold:{hold.id}", "bad AMI")
+    assert entry.detail == {"held_jobs": "cancel"}
