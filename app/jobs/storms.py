@@ -96,13 +96,20 @@ def storm_verdict(
     """Hold a launch for a farm role in a storm; place the hold and emit `StormDetected` once."""
     if job.kind != "scalr" or job.action != "ServerLaunch" or (job.spec or {}).get("manual"):
         return None
-    share, per = limits(ruleset, job.rule, config)
-    if share <= 0:
-        return None
+    rule = ruleset.get(job.rule)
+    if rule is not None and rule.storm is not None and rule.storm.share <= 0:
+        return None  # `storm: false`: this rule's launches ignore storms, even a held one
     trigger = session.get(Event, job.event_id)
     if trigger is None or trigger.source == SOURCE_LIFEGUARD or trigger.farm_role_id is None:
         return None
     farm_role_id = trigger.farm_role_id
+    # A storm found by any rule holds every rule's launches for the farm role.
+    hold = storm_hold(session, farm_role_id)
+    if hold is not None:
+        return policy.held(hold.id, hold.reason), hold
+    share, per = limits(ruleset, job.rule, config)
+    if share <= 0:
+        return None
     advisory_lock(session, "storm", str(farm_role_id))
     hold = storm_hold(session, farm_role_id)
     if hold is not None:

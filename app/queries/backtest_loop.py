@@ -123,7 +123,10 @@ class LoopGuards:
         for hold in self.holds:
             if not (hold.created_at <= due and (hold.cleared_at is None or due < hold.cleared_at)):
                 continue
-            storm_hold = hold.kind == STORM and self.launches and hold.farm_role_id == farm_role_id
+            storm_hold = (
+                hold.kind == STORM and self.launches and hold.farm_role_id == farm_role_id
+                and not (self.rule.storm is not None and self.rule.storm.share <= 0)
+            )  # fmt: skip
             rule_hold = hold.kind != STORM and hold.throttle_key == (key or "")
             if storm_hold or rule_hold:
                 return HELD, policy.held(

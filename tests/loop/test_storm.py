@@ -167,17 +167,47 @@ def test_a_storm_holds_launches_and_a_release_runs_each_once(make_stack, receive
 
 
 def test_cancelling_a_storm_ends_its_held_launches(make_stack, receiver):  # noqa: F811
-    stack, _, held = storm_stack(make_stack, receiver)
+    stack, web, held = storm_stack(make_stack, receiver)
     with stack.factory() as session:
         hold = session.scalars(select(Hold)).one()
     assert {j.hold_id for j in held} == {hold.id}
+    # The storm holds every rule's launches for the farm role, not only the rule that found it
+    # (a rule without `storm:`, the default off); `storm: false` opts a rule out.
+    stack.write_rules(
+        RULES.replace("RECEIVER", receiver.url)
+        + """
+  - name: other-launch
+    events: [HostDown]
+    where: {farm_role_id: 1978}
+    actions:
+      - scalr: ServerLaunch
+        params: {FarmRoleID: "{{ event.farm_role_id }}"}
+        guard: none
+  - name: opted-out
+    events: [HostDown]
+    where: {farm_role_id: 1978}
+    storm: false
+    actions:
+      - scalr: ServerLaunch
+        params: {FarmRoleID: "{{ event.farm_role_id }}"}
+        guard: none
+"""
+    )
+    stack.state.terminate_server(web[3])
+    stack.state.advance(2)
+    stack.state.notifier.flush()
+    stack.drain(until=lambda: len([j for j in stack.jobs() if j.status == "held"]) == 5)
+    stack.drain(until=lambda: any(j.rule == "opted-out" and j.finished_at for j in stack.jobs()))
+    other = next(j for j in stack.jobs() if j.rule == "other-launch")
+    assert other.status == "held" and other.hold_id == hold.id
+    assert len(stack.state.calls("ServerLaunch")) == 1  # the opted-out rule's launch only
     answer = api(stack, f"/holds/{hold.id}/clear", {"held_jobs": "cancel"})
     assert answer.status_code == 200, answer.text
     stack.drain()
-    jobs = [j for j in stack.jobs() if j.rule == "replace-web"]
-    assert [j.status for j in jobs] == ["cancelled"] * 3
+    jobs = [j for j in stack.jobs() if j.rule in ("replace-web", "other-launch")]
+    assert [j.status for j in jobs] == ["cancelled"] * 5
     assert all(f"with hold #{hold.id}" in j.reason for j in jobs)
-    assert stack.state.calls("ServerLaunch") == []
+    assert len(stack.state.calls("ServerLaunch")) == 1
 
 
 def test_console_lists_and_clears_a_storm_hold_audited(app, db_session):
