@@ -148,7 +148,8 @@ def test_a_storm_holds_launches_and_a_release_runs_each_once(make_stack, receive
         sent["role"] == "web" and sent["hold"] == str(hold.id) and "storm: 3 of 4" in sent["text"]
     )
     # The hold is listed; a person releases it: each held launch runs once, through the guards.
-    assert [h["id"] for h in api(stack, "/holds").json()["items"]] == [hold.id]
+    [listed] = api(stack, "/holds").json()["items"]
+    assert (listed["id"], listed["kind"], listed["farm_role_id"]) == (hold.id, "storm", 1978)
     answer = api(
         stack, f"/holds/{hold.id}/clear", {"held_jobs": "release", "reason": "image fixed"}
     )
