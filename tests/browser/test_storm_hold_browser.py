@@ -27,7 +27,7 @@ def test_release_a_storm_hold_with_a_reason_from_the_action_page(page, db_sessio
             status="held",
             hold_id=hold.id,
             reason=f"hold #{hold.id}: {hold.reason}",
-        )  # fmt: skip
+        )
         for _ in range(2)
     ]
     db_session.commit()
