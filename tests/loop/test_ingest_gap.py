@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.config import Config, ConfigError
 from app.db import utcnow
 from app.models.loop import FarmTraffic
+from app.models.ops import PeriodicTask
 from tests.loop.test_own_events import own_events
 from tests.scalr.conftest import receiver  # noqa: F401  (fixture)
 
@@ -127,3 +128,25 @@ def test_a_silent_farm_is_a_gap_and_events_list_says_how_many_were_lost(make_sta
     with stack.factory() as session:
         traffic = session.get(FarmTraffic, 1439)
         assert traffic.gap_event_id == again_id and traffic.gap_missed is None
+
+
+def test_the_worker_loop_runs_the_check_as_a_periodic_task(make_stack, receiver):  # noqa: F811
+    stack = make_stack(RULES.replace("RECEIVER", receiver.url), ingest_gap_seconds=60)
+    stack.worker.sync_inventory(3600)
+    server = next(s for s in stack.state.servers.values() if s.farm_role_id == 1979)
+    stack.state.change_ip(server)
+    stack.state.notifier.flush()
+    stack.drain()
+    start = utcnow()
+    stack.worker.clock = lambda: start + timedelta(seconds=120)
+    # The loop looks every 10 s (and the deployment once a minute of the worker's clock).
+    stack.drain(
+        until=lambda: any(j.rule == "tell-ops" and j.finished_at for j in stack.jobs()),
+        timeout=40,
+    )
+    [gap] = own_events(stack, "IngestGap")
+    assert gap.farm_id == 1439 and gap.data["missed"] == 0
+    assert "Scalr's EventsList shows no event that did not arrive" in gap.message
+    with stack.factory() as session:
+        task = session.get(PeriodicTask, "ingest_gap")
+        assert task.last_run_by == "test-worker" and "1 new gaps" in task.last_result
