@@ -198,6 +198,7 @@ def _control_blueprint(state: SimState) -> Blueprint:
                     latency=float(body.get("latency", 0)),
                     status=int(body.get("status", 500)),
                     message=str(body.get("message", "Simulated failure")),
+                    farm_id=int(body["farm_id"]) if body.get("farm_id") is not None else None,
                 )
             )
         return jsonify({"faults": [vars(f) for f in state.faults]})
