@@ -21,6 +21,7 @@ raises them, so the writer tells "database away" from "bad row" the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -54,9 +55,9 @@ class DriverInsert:
             (column, table.c[column].type.dialect_impl(self.dialect).bind_processor(self.dialect))
             for column in INSERT_COLUMNS
         ]
-        self._compiled: dict[int, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[int, tuple[str, tuple[str, ...]]] = {}
 
-    def _statement(self, rows: int) -> tuple[str, tuple[str, ...] | None]:
+    def _statement(self, rows: int) -> tuple[str, tuple[str, ...]]:
         """Return the driver's SQL for `rows` rows and its positional parameter order."""
         found = self._compiled.get(rows)
         if found is None:
@@ -70,19 +71,29 @@ class DriverInsert:
                     "pg_notify(:notify_channel, (SELECT max(id) FROM ins)::text) FROM ins"
                 ).bindparams(*insert_bindparams(rows), bindparam("notify_channel", type_=String()))
             compiled = statement.compile(dialect=self.dialect)
-            positions = tuple(compiled.positiontup) if compiled.positional else None  # type: ignore[arg-type]
-            found = (compiled.string, positions)
+            if self.postgres:
+                # PostgreSQL's own $n placeholders, for psycopg's RawCursor: psycopg parses a
+                # %(name)s query on every execute once it is past 4 KiB (it caches shorter
+                # ones), which a batch of a few rows already is.
+                names: list[str] = []
+
+                def number(match: re.Match[str]) -> str:
+                    names.append(match.group(1))
+                    return f"${len(names)}"
+
+                found = (re.sub(r"%\((\w+)\)s", number, compiled.string), tuple(names))
+            else:
+                positions = tuple(compiled.positiontup or ())
+                found = (compiled.string, positions)
             self._compiled[rows] = found
         return found
 
-    def _parameters(self, rows: Sequence[dict[str, Any]], positions: tuple[str, ...] | None) -> Any:
+    def _parameters(self, rows: Sequence[dict[str, Any]], positions: tuple[str, ...]) -> list[Any]:
         values: dict[str, Any] = {"notify_channel": EVENTS_CHANNEL} if self.postgres else {}
         for i, row in enumerate(rows):
             for column, process in self._processors:
                 value = row[column]
                 values[f"{column}_{i}"] = process(value) if process is not None else value
-        if positions is None:
-            return values
         return [values[name] for name in positions]
 
     def connect(self) -> Any:
@@ -123,11 +134,24 @@ class DriverInsert:
             sql, None, exc, self.dialect.loaded_dbapi.Error, hide_parameters=True
         )
 
+    def _cursor(self, connection: Any) -> Any:
+        if self.postgres:
+            import psycopg
+
+            return psycopg.RawCursor(connection)
+        return connection.cursor()
+
+    def _marks(self, count: int) -> str:
+        """Return `count` positional placeholders for this driver, comma-separated."""
+        if self.postgres:
+            return ", ".join(f"${i}" for i in range(1, count + 1))
+        return ", ".join(["?"] * count)
+
     def commit(self, connection: Any, rows: Sequence[dict[str, Any]]) -> list[Stored]:
         """Insert `rows` in one transaction and commit it; count the new ones."""
         sql, positions = self._statement(len(rows))
         params = self._parameters(rows, positions)
-        cursor = connection.cursor()
+        cursor = self._cursor(connection)
         try:
             try:
                 if not self.postgres:
@@ -155,11 +179,10 @@ class DriverInsert:
         missing = [row for row in rows if row["ingest_key"] not in by_key]
         by_external: dict[str, int] = {}
         if missing:
-            mark = "%s" if self.postgres else "?"
             keys = [row["ingest_key"] for row in missing]
             cursor.execute(
                 f"SELECT id, ingest_key FROM {TABLE} WHERE ingest_key IN "  # noqa: S608
-                f"({', '.join([mark] * len(keys))})",
+                f"({self._marks(len(keys))})",
                 keys,
             )
             by_key.update((key, id_) for id_, key in cursor.fetchall())
@@ -167,7 +190,7 @@ class DriverInsert:
             if externals:
                 cursor.execute(
                     f"SELECT id, external_id FROM {TABLE} WHERE external_id IN "  # noqa: S608
-                    f"({', '.join([mark] * len(externals))})",
+                    f"({self._marks(len(externals))})",
                     externals,
                 )
                 by_external.update((ext, id_) for id_, ext in cursor.fetchall())
