@@ -124,11 +124,11 @@ def ratios(out: dict[str, CpuFigures], name: str) -> list[float]:
 
 
 def main() -> int:
-    from bench.run import postgres_url
+    from bench.run import knob, postgres_url  # the knobs every BENCH_* setting goes through
 
-    seconds = float(os.environ.get("BENCH_CPU_SECONDS", "4"))
-    rounds = int(os.environ.get("BENCH_CPU_ROUNDS", "2"))
-    conns = int(os.environ.get("BENCH_CPU_CONNECTIONS", "16"))
+    seconds = float(knob("BENCH_CPU_SECONDS", "4", "1"))
+    rounds = int(knob("BENCH_CPU_ROUNDS", "2", "1"))
+    conns = int(knob("BENCH_CPU_CONNECTIONS", "16", "16"))
     out = run(postgres_url(), rounds, conns, seconds)
     for name, f in out.items():
         values = ", ".join(f"{v:.0f}" for v in f.per_delivery_us)
