@@ -3,7 +3,8 @@
 Knobs (environment): BENCH_SMOKE=1 (a tiny load, about a minute, nothing written to docs),
 BENCH_DATABASE_URL (PostgreSQL; else TEST_DATABASE_URL, else the local server when it
 answers), BENCH_INGEST_ROUNDS (2; smoke 1), BENCH_INGEST_SECONDS (8), BENCH_WARMUP_SECONDS (2),
-BENCH_CONNECTIONS (16,64), BENCH_LATENCY_EVENTS (40), BENCH_EVENTS and BENCH_ROUNDS
+BENCH_CONNECTIONS (16,64), BENCH_CPU_SECONDS (4; smoke 1) and BENCH_CPU_ROUNDS (2; smoke 1)
+for CPU time per delivery (bench/cpu.py), BENCH_LATENCY_EVENTS (40), BENCH_EVENTS and BENCH_ROUNDS
 (the dashboard's, see bench_dashboard.py), BENCH_PRUNE_EVENTS (100000; smoke 3000;
 1000000 for the figure in docs/performance.md) and BENCH_PRUNE_WRK_SECONDS (5) for
 retention (bench_prune.py), BENCH_STORM_DELIVERIES (10000), BENCH_SCALE_JOBS (40) and
@@ -35,6 +36,7 @@ from bench import (  # noqa: E402
     bench_scale,
     worker_latency,
 )
+from bench import cpu as bench_cpu  # noqa: E402
 from bench.ingest import Outcome, median  # noqa: E402
 from bench.ingest import run as run_ingest  # noqa: E402
 
@@ -180,6 +182,37 @@ def ingest_rows(out: dict[str, Outcome], conns: list[int], pg: bool) -> list[Row
                 "",
             )
         )
+    return rows
+
+
+def cpu_rows(out: dict[str, bench_cpu.CpuFigures], conns: int, pg: bool) -> list[Row]:
+    """Return the CPU-per-delivery row: Lifeguard on each database ÷ bare Flask, per round."""
+
+    def cell(name: str) -> str:
+        figures = out.get(name)
+        return spread(figures.per_delivery_us) if figures else "skipped"
+
+    def times(name: str) -> str:
+        values = bench_cpu.ratios(out, name)
+        return f"{median(values):.2f}x" if values else MISSING
+
+    rows: list[Row] = [
+        (
+            f"ingest CPU µs per delivery, {conns} conns (gunicorn master + workers)",
+            cell("SQLite"),
+            cell("PostgreSQL") if pg else "skipped",
+            f"bare Flask {cell('bare Flask')}",
+            times("SQLite"),
+            times("PostgreSQL") if pg else "",
+        )
+    ]
+    cells = []
+    for name in ("SQLite", "PostgreSQL"):
+        f = out.get(name)
+        cells.append(
+            f"{f.acknowledged:,} / {f.stored:,} {'LOST' if f.lost else 'ok'}" if f else "skipped"
+        )
+    rows.append(("202s answered / rows stored, CPU runs", cells[0], cells[1], "—", "", ""))
     return rows
 
 
@@ -469,6 +502,15 @@ def main() -> int:
     print("ingest under wrk")
     outcomes = run_ingest(pg_url, rounds, conns, seconds, warmup)
     rows = ingest_rows(outcomes, conns, pg_url is not None) + rows
+    print("ingest CPU time per delivery")
+    cpu_conns = conns[0]
+    cpu = bench_cpu.run(
+        pg_url,
+        int(knob("BENCH_CPU_ROUNDS", "2", "1")),
+        cpu_conns,
+        float(knob("BENCH_CPU_SECONDS", "4", "1")),
+    )
+    rows = cpu_rows(cpu, cpu_conns, pg_url is not None) + rows
     print("event → first Scalr call")
     rows += latency_rows(pg_url, events)
     print("dashboard")
@@ -496,6 +538,7 @@ def main() -> int:
     lost = (
         [f"{name}: {p}" for name, o in outcomes.items() for p in o.lost] + prune_lost + scale_wrong
     )
+    lost += [f"{name} (CPU run): {p}" for name, f in cpu.items() for p in f.lost]
     missing = [row[0] for row in rows if any(MISSING in cell for cell in row)]
     if not SMOKE or os.environ.get("BENCH_OUTPUT"):
         output = Path(os.environ.get("BENCH_OUTPUT") or ROOT / "docs" / "performance.md")
@@ -523,6 +566,9 @@ def document(text: str, elapsed: float, rounds: int, seconds: float, conns: list
         "a unique legacy `OnHostDown` form post per request (bench/ingest.lua). "
         "Figures are the median of the rounds (range in brackets); a ratio is the median of "
         "the per-round ratios, both sides measured in the same round.\n"
+        "- CPU per delivery (bench/cpu.py): the CPU time (utime + stime, all threads, from "
+        "/proc) the gunicorn master and workers spent during a wrk run ÷ the 202s answered; "
+        "both sides in the same round. It holds better than req/s on a shared machine.\n"
         "- The machine is shared: absolute figures are noisy, the ratios less so.\n\n"
         f"{text}\n\n{notes}"
     )
