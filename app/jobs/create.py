@@ -91,7 +91,7 @@ def _spec(rendered: dict[str, Any], approve_within: int | None) -> dict[str, Any
 
 
 def jobs_for_rule(
-    event: Event, rule: Rule, paused: RuleState | None, now: datetime
+    event: Event, rule: Rule, paused: RuleState | None, now: datetime, public_url: str = ""
 ) -> list[ActionJob]:
     """Render every action of a matched rule into a job; a template error skips the job."""
     fields = event.fields()
@@ -116,7 +116,7 @@ def jobs_for_rule(
         reason = problem
         if reason is None:
             try:
-                rendered = render_action(action, fields, rule=rule)
+                rendered = render_action(action, fields, rule=rule, public_url=public_url)
             except TemplateError as exc:
                 reason = f"template: {exc}"
         if reason is not None:
@@ -189,7 +189,7 @@ def stored_evaluations(
 
 
 def process_event(
-    session: Session, event: Event, ruleset: RuleSet, now: datetime
+    session: Session, event: Event, ruleset: RuleSet, now: datetime, public_url: str = ""
 ) -> list[ActionJob]:
     """Enrich, learn, cancel, match and create jobs for one claimed event (caller commits)."""
     if event.source != SOURCE_LIFEGUARD:
@@ -213,7 +213,7 @@ def process_event(
     for rule in matched:
         jobs = [
             j
-            for j in jobs_for_rule(event, rule, states.get(rule.name), now)
+            for j in jobs_for_rule(event, rule, states.get(rule.name), now, public_url)
             if j.idempotency_key not in existing
         ]
         settle_blocked_chain(jobs, now)

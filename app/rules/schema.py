@@ -124,6 +124,11 @@ def _rule(check: Checker, value: Any, path: str) -> Rule | None:
                 if action is not None:
                     actions.append(action)
                     approvals.append(parse_approve(check, raw, item(child(path, "actions"), index)))
+    if "approval_url" in repr(raw_actions) and not any(approvals):
+        check.error(
+            child(path, "actions"),
+            "approval_url names the page of an action with `approve:`; this rule has none",
+        )
     on_failure = check.choice(mapping, "on_failure", path, ("stop", "continue"), "stop")
     rule = Rule(
         name=name,

@@ -110,7 +110,9 @@ class Worker:
                 if event is None:
                     return False
                 event_id = event.id
-                process_event(session, event, self.rules.current, self.clock())
+                process_event(
+                    session, event, self.rules.current, self.clock(), self.config.public_url
+                )
                 return True
         except Exception as exc:
             if event_id is None:
