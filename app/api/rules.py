@@ -75,5 +75,6 @@ def backtest_rule(name: str) -> Response:
             400, "invalid_days", f'Send JSON {{"days": N}} with N from 1 to {MAX_BACKTEST_DAYS}.'
         )
     now = get_clock()()
-    result = backtest(get_session(), rule, now - timedelta(days=days), now)
+    windows = get_rules_store().current.maintenance
+    result = backtest(get_session(), rule, now - timedelta(days=days), now, windows=windows)
     return jsonify({"days": days, **result.to_dict()})

@@ -151,5 +151,6 @@ def backtest_rule(name: str) -> str | tuple[str, int]:
         return _render_rule(name, backtest_error=message, days=raw[:10]), 400
     days = int(raw)
     now = get_clock()()
-    result = backtest(get_session(), rule, now - timedelta(days=days), now)
+    windows = get_rules_store().current.maintenance
+    result = backtest(get_session(), rule, now - timedelta(days=days), now, windows=windows)
     return _render_rule(name, result=result, days=days)

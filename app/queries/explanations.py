@@ -1,17 +1,21 @@
 """Why each rule did or did not fire for an event: the verdicts stored then, and those of now.
 
-One builder for the event page and for GET /api/v1/events/<id>/explanation.
+One builder for the event page and for GET /api/v1/events/<id>/explanation. A rule
+that matched may still not have acted: the operator controls (the kill switch, a
+silence, a maintenance window) at the event's arrival and now are part of the answer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.models.event import Event
 from app.models.job import ActionJob
+from app.queries.controls import ControlVerdict, control_history
 from app.queries.events import get_event
 from app.queries.jobs import jobs_of_event
 from app.rules.matching import explain_all
@@ -33,6 +37,16 @@ class Explanation:
     event: Event
     jobs: list[ActionJob]
     current: Verdicts | None  # None: no good rules file was ever loaded
+    # The control that held (or would hold) its jobs back when it arrived, and now.
+    held_at_arrival: ControlVerdict | None = None
+    held_now: ControlVerdict | None = None
+
+    def controls_json(self) -> dict[str, Any]:
+        """Return the controls' part of the answer as JSON-ready data."""
+        return {
+            "at_arrival": self.held_at_arrival.to_dict() if self.held_at_arrival else None,
+            "now": self.held_now.to_dict() if self.held_now else None,
+        }
 
     @property
     def stored(self) -> list[dict[str, Any]]:
@@ -48,9 +62,21 @@ def current_verdicts(rules: RulesStore, event: Event) -> Verdicts | None:
     return Verdicts(ruleset.version, [e.to_dict() for e in explain_all(ruleset, event.fields())])
 
 
-def explain_event(session: Session, rules: RulesStore, event_id: int) -> Explanation | None:
+def explain_event(
+    session: Session, rules: RulesStore, event_id: int, now: datetime | None = None
+) -> Explanation | None:
     """Return the explanation of event `event_id`, or None when there is no such event."""
     event = get_event(session, event_id)
     if event is None:
         return None
-    return Explanation(event, jobs_of_event(session, event.id), current_verdicts(rules, event))
+    now = now or datetime.now(UTC)
+    windows = rules.current.maintenance if rules.status().loaded_at is not None else ()
+    history = control_history(session, event.received_at, now, windows)
+    fields = event.fields()
+    return Explanation(
+        event,
+        jobs_of_event(session, event.id),
+        current_verdicts(rules, event),
+        held_at_arrival=history.verdict(event.received_at, fields),
+        held_now=history.verdict(now, fields),
+    )
