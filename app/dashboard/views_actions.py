@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from app.audit import audit, audit_refusal
 from app.dashboard import bp
 from app.dashboard.auth import require_control
-from app.jobs.approvals import DECISIONS
+from app.jobs.approvals import DECISIONS, expires_at
 from app.jobs.control import CONTROLS, ControlError, apply_control
 from app.jobs.holds import CANCEL, RELEASE, active_hold, clear_hold
 from app.models.job import STATUSES
@@ -54,7 +54,12 @@ def action(job_id: int) -> str:
     confirming = get_event(session, job.verified_event_id) if job.verified_event_id else None
     hold = active_hold(session, job.rule, job.throttle_key) if job.kind == "scalr" else None
     return render_template(
-        "dashboard/action.html", job=job, event=event, confirming=confirming, hold=hold
+        "dashboard/action.html",
+        job=job,
+        event=event,
+        confirming=confirming,
+        hold=hold,
+        approval_expires=expires_at(job),
     )
 
 
