@@ -423,3 +423,38 @@ def test_the_server_back_before_anyone_decides(make_stack, receiver):  # noqa: F
     stack.drain(until=lambda: stack.jobs()[1].status == "cancelled")
     assert "HostUp" in stack.jobs()[1].reason
     assert stack.state.calls("ServerLaunch") == []
+
+
+THROTTLED = """
+rules:
+  - name: approved-launch
+    events: [HostDown]
+    throttle: {key: "{{ event.farm_id }}", max: 1, per: 1h}
+    actions:
+      - scalr: ServerLaunch
+        params: {FarmRoleID: "1978", IncreaseMaxInstances: 1}
+        approve: {within: 30m}
+"""
+
+
+def test_an_approval_does_not_pass_the_throttle_or_the_budget(db_session):
+    ruleset = load_rules(THROTTLED)
+    ids = []
+    for _ in range(3):
+        matched(db_session, ruleset, farm_id=1439)
+        job = claim(db_session, ruleset)
+        assert job.status == "awaiting_approval"
+        ids.append(job.id)
+    for job_id in ids[:2]:
+        approve_job(db_session, job_id, "api", utcnow())
+    db_session.commit()
+    assert claim(db_session, ruleset).status == "running"  # the first fires
+    second = claim(db_session, ruleset)
+    assert second.id == ids[1] and second.status == "skipped"
+    assert second.reason.startswith("throttled: rule fired 1 times")
+    # The budget: with room for none, an approved changing action is skipped.
+    approve_job(db_session, ids[2], "api", utcnow())
+    db_session.commit()
+    third = claim(db_session, load_rules(THROTTLED.replace("max: 1", "max: 9")), budget_max=1)
+    assert third.id == ids[2] and third.status == "skipped"
+    assert third.reason.startswith("budget spent: 1 Scalr actions")
