@@ -458,3 +458,12 @@ def test_an_approval_does_not_pass_the_throttle_or_the_budget(db_session):
     third = claim(db_session, load_rules(THROTTLED.replace("max: 1", "max: 9")), budget_max=1)
     assert third.id == ids[2] and third.status == "skipped"
     assert third.reason.startswith("budget spent: 1 Scalr actions")
+
+
+def test_the_rule_preview_renders_the_link():
+    from app.queries.rules import try_rule
+
+    rule = approved().rules[0]
+    result = try_rule(rule, {"id": 41, "name": "HostDown", "farm_id": 1439})
+    body = json.loads(result["actions"][0]["params"]["body"])
+    assert body == {"text": "approve /actions/for/41/approved-launch/1"}

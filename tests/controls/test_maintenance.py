@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,6 +46,7 @@ def open_now() -> str:
 
 
 def closed_now() -> str:
+    """A window that opens in two hours."""
     now = datetime.now(UTC)
     return window_text(f"{now + timedelta(hours=2):%H:%M}", f"{now + timedelta(hours=3):%H:%M}")
 
@@ -255,3 +257,34 @@ def test_a_real_worker_skips_what_a_window_covers(make_stack):
     assert by_server["6ccd"].status == "succeeded", by_server["6ccd"].error
     assert len(stack.state.calls("ServerLaunch")) == 1
     assert utcnow() - now < timedelta(minutes=5)
+
+
+# -- the console ----------------------------------------------------------------------
+
+
+def test_console_checks_and_lists_the_windows(tmp_path):
+    from flask import Flask
+
+    from app.rules.cli import rules_cli
+
+    app = Flask("windows-cli-test")
+    app.cli.add_command(rules_cli)
+    runner = app.test_cli_runner()
+    path = tmp_path / "rules.yml"
+    later = closed_now().replace("nightly-patching", "later").replace("\nmaintenance:\n", "\n")
+    path.write_text(open_now() + later + RULE)
+    checked = runner.invoke(args=["rules", "check", str(path)])
+    assert checked.exit_code == 0 and "1 rules, 2 maintenance windows OK" in checked.output
+    listed = runner.invoke(args=["rules", "windows", str(path)])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0].startswith("OPEN   nightly-patching: every day ")
+    assert lines[1].startswith("closed later: every day ")
+    as_json = json.loads(runner.invoke(args=["rules", "windows", str(path), "--json"]).output)
+    assert [(w["name"], w["active"]) for w in as_json] == [
+        ("nightly-patching", True),
+        ("later", False),
+    ]
+    path.write_text(window_text("01:00", "01:00") + RULE)
+    refused = runner.invoke(args=["rules", "windows", str(path)])
+    assert refused.exit_code == 1 and "the window is empty" in refused.output
