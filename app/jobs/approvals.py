@@ -45,10 +45,18 @@ def approval(job: ActionJob) -> dict[str, Any]:
     return dict(found) if isinstance(found, dict) else {}
 
 
+def _deadline(spec: object) -> datetime | None:
+    found = spec.get(APPROVAL_KEY) if isinstance(spec, dict) else None
+    raw = found.get("expires_at") if isinstance(found, dict) else None
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
 def expires_at(job: ActionJob) -> datetime | None:
     """Return when the job's wait for approval ends, if it waits."""
-    raw = approval(job).get("expires_at")
-    return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    return _deadline(job.spec)
 
 
 def approval_verdict(job: ActionJob, now: datetime, manual: bool) -> Verdict | None:
@@ -79,24 +87,36 @@ def await_approval(job: ActionJob, verdict: Verdict, now: datetime) -> ActionJob
 
 
 def expire_approvals(session: Session, now: datetime) -> int:
-    """Cancel waiting jobs nobody decided in time, with `approval expired` (caller commits)."""
-    waiting = session.scalars(
-        select(ActionJob)
+    """Cancel waiting jobs nobody decided in time, with `approval expired` (caller commits).
+
+    The deadline lives in the job's spec, so the waiting jobs are read first and only
+    the overdue ones locked (skipping rows a person is deciding at this moment).
+    """
+    waiting = session.execute(
+        select(ActionJob.id, ActionJob.spec)
         .where(ActionJob.status == AWAITING_APPROVAL)
         .order_by(ActionJob.id)
         .limit(EXPIRE_BATCH)
+    ).all()
+    overdue = [
+        job_id
+        for job_id, spec in waiting
+        if (deadline := _deadline(spec)) is not None and deadline <= now
+    ]
+    if not overdue:
+        return 0
+    jobs = session.scalars(
+        select(ActionJob)
+        .where(ActionJob.id.in_(overdue))
+        .where(ActionJob.status == AWAITING_APPROVAL)
+        .order_by(ActionJob.id)
         .with_for_update(skip_locked=True)
     ).all()
-    expired = 0
-    for job in waiting:
-        deadline = expires_at(job)
-        if deadline is not None and deadline > now:
-            continue
-        verdict = policy.approval_expired()
+    verdict = policy.approval_expired()
+    for job in jobs:
         finish(session, job, verdict.status, verdict.reason, now)
-        expired += 1
         log.warning("job %s %s: approval expired", job.id, job.rule)
-    return expired
+    return len(jobs)
 
 
 def _decide(session: Session, job_id: int, now: datetime) -> ActionJob:
