@@ -467,3 +467,44 @@ def test_the_rule_preview_renders_the_link():
     result = try_rule(rule, {"id": 41, "name": "HostDown", "farm_id": 1439})
     body = json.loads(result["actions"][0]["params"]["body"])
     assert body == {"text": "approve /actions/for/41/approved-launch/1"}
+
+
+def test_an_email_carries_the_link_with_public_url():
+    from app.rules.templating import render_action
+
+    ruleset = load_rules("""
+rules:
+  - name: ask-ops
+    events: [HostDown]
+    actions:
+      - email: ops@example.com
+        subject: "approve {{ event.server_id }}"
+        body: "Decide here: {{ approval_url }}"
+      - scalr: ServerReboot
+        params: {ServerID: "{{ event.server_id }}"}
+        approve: {within: 1h}
+""")
+    rule = ruleset.rules[0]
+    event = {"id": 7, "name": "HostDown", "server_id": SID}
+    mail = render_action(rule.actions[0], event, rule=rule, public_url="https://lg.example/")
+    assert mail.params["body"] == "Decide here: https://lg.example/actions/for/7/ask-ops/1"
+
+
+@pytest.mark.parametrize(
+    "raw", ["ftp://lg.example", "lg.example", "https://", "https://a b", "https://x/?q=1"]
+)
+def test_a_public_url_that_is_not_one_is_refused(raw):
+    from app.config import Config, ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({"PUBLIC_URL": raw})
+    assert "PUBLIC_URL" in str(caught.value)
+
+
+def test_a_public_url_loses_its_trailing_slash():
+    from app.config import Config
+
+    assert Config.from_env({"PUBLIC_URL": " https://lg.example/ops/ "}).public_url == (
+        "https://lg.example/ops"
+    )
+    assert Config.from_env({}).public_url == ""
