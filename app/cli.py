@@ -191,7 +191,7 @@ def guard_schema(command: click.Command) -> None:
 def register(app: Flask) -> None:
     """Attach every command group to `app`."""
     from app.config_check import config_cli
-    from app.controls_cli import kill_switch_cli, users_cli
+    from app.controls_cli import actions_cli, kill_switch_cli, users_cli
     from app.dashboard.cli import seed_events_command
     from app.jobs.cli import holds_cli
     from app.rules.cli import rules_cli
@@ -210,9 +210,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(kill_switch_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(actions_cli)
     app.cli.add_command(scalr_sim_command, "scalr-sim")
     for command in (
         db_cli, demo_cli, events_cli, holds_cli, rules_cli, scalr_cli, worker_command,
-        kill_switch_cli, users_cli,
+        kill_switch_cli, users_cli, actions_cli,
     ):  # fmt: skip
         guard_schema(command)

@@ -47,6 +47,21 @@ def parse_int(name: str, raw: str | None, default: int, minimum: int = 0) -> int
     return value
 
 
+def parse_public_url(name: str, raw: str | None) -> str:
+    """Read the dashboard's public address: http(s)://host[/path], without a trailing slash."""
+    value = (raw or "").strip().rstrip("/")
+    if not value:
+        return ""
+    rest = value.partition("://")[2]
+    if (
+        not value.startswith(("http://", "https://"))
+        or not rest
+        or any(ch in value for ch in "?#\\ \t\n")
+    ):
+        raise ConfigError(f"{name} must be an http(s):// address such as https://lifeguard.example")
+    return value
+
+
 def parse_float(name: str, raw: str | None, default: float, minimum: float = 0.0) -> float:
     """Read a number of seconds no smaller than `minimum`."""
     if raw is None or raw.strip() == "":
@@ -176,6 +191,8 @@ class Config:
     smtp_port: int = 25
     smtp_from: str = "lifeguard@localhost"
     session_cookie_secure: bool = False
+    # The dashboard's address as people reach it, for links in messages (`approval_url`).
+    public_url: str = ""
     testing: bool = False
     # Raw environment, for parts that read their own variables (Scalr environments).
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -258,6 +275,7 @@ class Config:
             session_cookie_secure=parse_bool(
                 "SESSION_COOKIE_SECURE", env.get("SESSION_COOKIE_SECURE")
             ),
+            public_url=parse_public_url("PUBLIC_URL", env.get("PUBLIC_URL")),
             environ=env,
         )
 

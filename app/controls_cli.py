@@ -1,4 +1,5 @@
-"""`flask kill-switch on|off|status` and `flask users add|list|remove|token`.
+"""`flask kill-switch on|off|status`, `flask actions approve|deny|awaiting` and
+`flask users add|list|remove|token`.
 
 Whoever runs the console holds the machine, so the console acts as an admin;
 each change is written to the audit trail as `console:<login name>`.
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
-from app.audit import audit
+from app.audit import audit, audit_refusal
 from app.db import transaction
+from app.jobs.approvals import DECISIONS
 from app.jobs.control import ControlError
 from app.jobs.kill_switch import (
     engage_kill_switch,
@@ -22,6 +25,7 @@ from app.jobs.kill_switch import (
     kill_switch_state,
     release_kill_switch,
 )
+from app.models.job import AWAITING_APPROVAL, ActionJob
 from app.services import get_services
 from app.users import (
     ADMIN,
@@ -37,6 +41,7 @@ from app.web import get_config
 
 kill_switch_cli = AppGroup("kill-switch", help="Hold back every action job, or let them go.")
 users_cli = AppGroup("users", help="Dashboard and API users of USERS_FILE.")
+actions_cli = AppGroup("actions", help="Decide action jobs awaiting approval.")
 
 
 def console_actor() -> Actor:
@@ -96,6 +101,56 @@ def _change(engage: bool, reason: str | None) -> None:
     except ControlError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(_describe(state))
+
+
+@actions_cli.command("awaiting")
+def actions_awaiting() -> None:
+    """List the jobs awaiting approval, oldest first, with their deadlines."""
+    with get_services().session_factory() as session:
+        jobs = session.scalars(
+            select(ActionJob).where(ActionJob.status == AWAITING_APPROVAL).order_by(ActionJob.id)
+        ).all()
+        for job in jobs:
+            click.echo(f"#{job.id} {job.rule} {job.kind} {job.action}: {job.reason}")
+        if not jobs:
+            click.echo("no jobs awaiting approval")
+
+
+@actions_cli.command("approve")
+@click.argument("job_id", type=int)
+@click.option("--reason", default="", help="Why: kept on the job and in the audit trail.")
+def actions_approve(job_id: int, reason: str) -> None:
+    """Approve job JOB_ID: it runs now, through every guard (kill switch, silences, ...)."""
+    _decide("approve", job_id, reason)
+
+
+@actions_cli.command("deny")
+@click.argument("job_id", type=int)
+@click.option("--reason", default="", help="Why: kept on the job and in the audit trail.")
+def actions_deny(job_id: int, reason: str) -> None:
+    """Deny job JOB_ID: it is cancelled and never runs."""
+    _decide("deny", job_id, reason)
+
+
+def _decide(decision: str, job_id: int, reason: str) -> None:
+    services = get_services()
+    actor = console_actor()
+    control, target = f"job.{decision}", f"job:{job_id}"
+    now = services.clock()
+    reason = reason.strip()
+    session = services.session_factory()
+    try:
+        audit(session, actor, control, target, reason=reason, now=now)
+        job = DECISIONS[decision](session, job_id, actor.label, now, reason)
+        session.commit()
+        click.echo(f"job {job.id} {job.status}: {job.reason}")
+    except ControlError as exc:
+        audit_refusal(
+            session, services.session_factory, actor, control, target, exc.code, reason=reason
+        )
+        raise click.ClickException(exc.message) from None
+    finally:
+        session.close()
 
 
 def _users_path() -> Path:

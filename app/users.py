@@ -43,6 +43,8 @@ CONTROL_ROLES: dict[str, str] = {
     "job.retry": OPERATOR,
     "job.cancel": OPERATOR,
     "job.run": OPERATOR,
+    "job.approve": OPERATOR,
+    "job.deny": OPERATOR,
     "rule.pause": OPERATOR,
     "rule.resume": OPERATOR,
     "rule.dry_run": OPERATOR,

@@ -20,14 +20,19 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from app import create_app
 from app.config import Config
+from app.db import utcnow
+from tests.dashboard.helpers import gen_job
+from tests.factories import gen_event
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,12 +199,13 @@ class Console:
         return output
 
 
-def _fill(line: str, hold_id: int, rules: Path) -> str:
+def _fill(line: str, object_id: int, rules: Path) -> str:
     """Replace what a reader fills in: names, files, ids, reasons, a whole event."""
     event = shlex.quote(json.dumps(EVENT))
     line = line.replace('\'{"name": "HostDown", ...}\'', event)
     line = re.sub(r"\[--cancel\]", "", line)
-    line = re.sub(r"--reason (…|\"\.\.\.\")", '--reason "docs tour"', line)
+    # Whatever reason a page gives (…, "...", "demo"), the same command is typed once.
+    line = re.sub(r"--reason (…|\"[^\"]*\"|'[^']*'|\S+)", '--reason "docs tour"', line)
     words = []
     for word in shlex.split(line):
         word = {
@@ -207,7 +213,7 @@ def _fill(line: str, hold_id: int, rules: Path) -> str:
             "ROLE": "operator",
             "FILE": rules.name,
             "<file>": rules.name,
-            "ID": str(hold_id),
+            "ID": str(object_id),
             "N": "5",
             "REVISION": "0003",
             "<Action>": "FarmGetDetails",
@@ -285,7 +291,9 @@ def test_every_documented_console_command_runs_as_written(tmp_path: Path) -> Non
         start_new_session=True,
     )  # fmt: skip
     try:
-        hold_id, typed = 0, set()
+        # The objects a command names by ID: a hold to clear, jobs awaiting a decision.
+        made: dict[str, int] = {}
+        typed: set[str] = set()
         for line in runnable:
             if _fill(line, 1, rules) in typed:
                 continue  # two pages give the same command: typed once
@@ -295,12 +303,13 @@ def test_every_documented_console_command_runs_as_written(tmp_path: Path) -> Non
                 continue
             if line == f"{FLASK} scalr-sim":
                 continue  # running since the start, on its port
-            if click_path(line)[0][:2] == ["holds", "clear"] and not hold_id:
-                hold_id = _place_hold(database)
+            path = " ".join(click_path(line)[0])
+            if path in OBJECTS and path not in made:
+                made[path] = OBJECTS[path](database)
             stdin = "pw-Docs-123\npw-Docs-123\n" if "users add" in line else ""
             if "scalr call" in line:
                 _wait_for_port(sim_port, sim)
-            output = shell.run(_fill(line, hold_id, rules), stdin=stdin)
+            output = shell.run(_fill(line, made.get(path, 1), rules), stdin=stdin)
             _check_output(line, output)
         assert f"{FLASK} worker" in shell.ran
         print("ran:", *shell.ran, sep="\n  ")
@@ -353,6 +362,35 @@ def _place_hold(database: Path) -> int:
             return int(conn.execute(text("SELECT max(id) FROM holds")).scalar_one())
     finally:
         engine.dispose()
+
+
+def _awaiting_job(database: Path) -> int:
+    """An action job waiting for a person's decision, as `approve: {within: 30m}` leaves it."""
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with Session(engine) as session:
+            event = gen_event(session, farm_id=1439, farm_role_id=1978)
+            expires = (utcnow() + timedelta(minutes=30)).isoformat()
+            job = gen_job(
+                session,
+                event.id,
+                status="awaiting_approval",
+                run_at=utcnow(),
+                spec={
+                    "approve_within": 1800,
+                    "approval": {"requested_at": "x", "expires_at": expires},
+                },
+            )
+            return job.id
+    finally:
+        engine.dispose()
+
+
+OBJECTS = {
+    "holds clear": _place_hold,
+    "actions approve": _awaiting_job,
+    "actions deny": _awaiting_job,
+}
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:

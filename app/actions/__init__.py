@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 # Modules that register a kind, in the order messages list them ("one of scalr, webhook, email").
 BUILTIN_KINDS = ("app.actions.scalr", "app.actions.webhook", "app.actions.email")
 # Read for every kind by the registry's caller, so a kind lists only its own keys.
-COMMON_KEYS = ("max_attempts",)
+# `approve:` is read by the rules' schema (app.rules.schema_actions.parse_approve).
+COMMON_KEYS = ("max_attempts", "approve")
 
 
 class Action(Protocol):

@@ -1,4 +1,5 @@
-"""GET /api/v1/actions, /api/v1/actions/<id>; POST /api/v1/actions/<id>/retry|cancel|run."""
+"""GET /api/v1/actions, /api/v1/actions/<id>; POST /api/v1/actions/<id>/retry|cancel|run,
+and /approve|deny for a job awaiting approval."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from app.api import bp, request_reason, require_control
 from app.api.pagination import encode_cursor, page_json, read_after, read_limit
 from app.audit import audit, audit_refusal
 from app.errors import APIError
+from app.jobs.approvals import DECISIONS, WITHIN_KEY, approval
 from app.jobs.control import ControlError, apply_control
 from app.models.job import ActionJob, JobAttempt
 from app.queries.jobs import get_job, list_jobs, parse_job_filters
 from app.redaction import redact_params
-from app.web import get_session, get_session_factory
+from app.web import get_clock, get_session, get_session_factory
 
 
 def _stamp(value: Any) -> str | None:
@@ -59,6 +61,8 @@ def job_json(job: ActionJob, attempts: bool = False) -> dict[str, Any]:
         "dry_run": job.dry_run,
         "max_attempts": job.max_attempts,
         "blocked": job.blocked,
+        "approve_within": (job.spec or {}).get(WITHIN_KEY),
+        "approval": approval(job) or None,
     }
     if attempts:
         body["attempt_log"] = [attempt_json(a) for a in job.attempt_log]
@@ -105,4 +109,39 @@ def control_action(job_id: int, operation: str) -> Response:
             session, get_session_factory(), actor, control, target, exc.code, reason=reason
         )
         raise APIError(409, exc.code, exc.message) from None
+    return jsonify(job_json(_job_or_404(job.id), attempts=True))
+
+
+def _decision_reason() -> str:
+    """Return the body's `reason` ('' when absent); a reason that is not text is refused."""
+    body = request.get_json(silent=True)
+    if body is None and request.get_data():
+        raise APIError(400, "invalid_body", 'Send a JSON object: {"reason": "..."}.')
+    if body is not None and not isinstance(body, dict):
+        raise APIError(400, "invalid_body", 'Send a JSON object: {"reason": "..."}.')
+    reason = (body or {}).get("reason", "")
+    if reason is None:
+        return ""
+    if not isinstance(reason, str):
+        raise APIError(400, "invalid_reason", "reason must be a string.")
+    return reason.strip()
+
+
+@bp.post("/actions/<int:job_id>/<any(approve, deny):decision>")
+def decide_action(job_id: int, decision: str) -> Response:
+    """Approve (it runs now, through every guard) or deny (cancelled) a job awaiting approval."""
+    control, target = f"job.{decision}", f"job:{job_id}"
+    actor = require_control(control, target)
+    _job_or_404(job_id)
+    reason = _decision_reason()
+    session = get_session()
+    audit(session, actor, control, target, reason=reason)
+    try:
+        job = DECISIONS[decision](session, job_id, actor.label, get_clock()(), reason)
+    except ControlError as exc:
+        audit_refusal(
+            session, get_session_factory(), actor, control, target, exc.code, reason=reason
+        )
+        raise APIError(409, exc.code, exc.message) from None
+    session.commit()
     return jsonify(job_json(_job_or_404(job.id), attempts=True))

@@ -28,6 +28,7 @@ def explain_event(event_id: int) -> Response:
         "evaluations": found.stored,
         "jobs": [job_json(j) for j in found.jobs],
         "loop": found.loop,
+        "controls": found.controls_json(),
         "current": (
             {"rules_version": current.rules_version, "evaluations": current.evaluations}
             if current is not None

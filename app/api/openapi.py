@@ -76,6 +76,10 @@ JOB_ID = _param("job_id", "path", {"type": "integer"})
 RULE = _param("name", "path")
 SERVER = _param("server_id", "path")
 OBJECT = {"type": "object"}
+REASON_BODY = {
+    "required": False,
+    "content": {JSON: {"schema": {"type": "object", "properties": {"reason": {"type": "string"}}}}},
+}
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -135,6 +139,24 @@ SPEC: dict[str, Any] = {
         ),
         "/api/v1/actions/{job_id}/run": _post(
             "Make a scheduled job due now", _ref("ActionJob"), [JOB_ID]
+        ),
+        "/api/v1/actions/{job_id}/approve": _post(
+            "Approve a job awaiting approval (operator): it runs now, through every guard; "
+            "409 approval_expired past its `within`",
+            _ref("ActionJob"),
+            [JOB_ID],
+            requestBody=REASON_BODY,
+        ),
+        "/api/v1/actions/{job_id}/deny": _post(
+            "Deny a job awaiting approval (operator): it is cancelled",
+            _ref("ActionJob"),
+            [JOB_ID],
+            requestBody=REASON_BODY,
+        ),
+        "/api/v1/maintenance": _get(
+            "The rules file's maintenance windows, each with whether it is open now",
+            _list_of("MaintenanceWindow"),
+            [],
         ),
         "/api/v1/holds": _get(
             "Holds in force (an unverified remediation, a storm); ?all=1 adds cleared ones",
@@ -301,9 +323,20 @@ SPEC: dict[str, Any] = {
                             "cancelled",
                             "skipped",
                             "dry_run",
+                            "verified",
+                            "unverified",
+                            "held",
+                            "awaiting_approval",
                         ]
                     },
+                    "approve_within": {"type": ["integer", "null"]},
+                    "approval": {"type": ["object", "null"]},
                 },
+            },
+            "MaintenanceWindow": {
+                "type": "object",
+                "required": ["name", "matchers", "weekdays", "from", "to", "timezone", "active"],
+                "properties": {"active": {"type": "boolean"}},
             },
             "Rule": {"type": "object", "required": ["name", "events", "paused", "dry_run"]},
             "Backtest": {

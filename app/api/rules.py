@@ -77,5 +77,8 @@ def backtest_rule(name: str) -> Response:
         )
     now = get_clock()()
     limits = LoopLimits.of(rule, get_config())
-    result = backtest(get_session(), rule, now - timedelta(days=days), now, limits=limits)
+    windows = get_rules_store().current.maintenance
+    result = backtest(
+        get_session(), rule, now - timedelta(days=days), now, limits=limits, windows=windows
+    )
     return jsonify({"days": days, **result.to_dict()})

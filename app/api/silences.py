@@ -1,4 +1,5 @@
-"""POST/GET /api/v1/silences, DELETE /api/v1/silences/<id> (expire it now)."""
+"""POST/GET /api/v1/silences, DELETE /api/v1/silences/<id> (expire it now), and
+GET /api/v1/maintenance (the rules file's windows, read-only)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from app.jobs.silences import create_silence, expire_silence, silence_json, sile
 from app.models.controls import Silence
 from app.queries.silences import STATES, list_silences
 from app.users import Actor
-from app.web import get_clock, get_session, get_session_factory
+from app.web import get_clock, get_rules_store, get_session, get_session_factory
 
 
 def _time(body: dict[str, Any], name: str) -> datetime | None:
@@ -96,3 +97,11 @@ def delete_silence(silence_id: int) -> Response:
     audit(session, actor, "silence.expire", target, now=now)
     session.commit()
     return jsonify(silence_json(silence, now))
+
+
+@bp.get("/maintenance")
+def list_maintenance() -> Response:
+    """List the rules file's maintenance windows, each saying whether it is open now."""
+    now = get_clock()()
+    windows = get_rules_store().current.maintenance
+    return jsonify({"items": [w.to_dict(now) for w in windows], "next_cursor": None})

@@ -1,4 +1,4 @@
-"""The actions list and action pages, with retry, cancel and run-now buttons."""
+"""The actions list and action pages, with retry, cancel, run-now, approve and deny buttons."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from werkzeug.wrappers import Response
 from app.audit import audit, audit_refusal
 from app.dashboard import bp
 from app.dashboard.auth import require_control
+from app.jobs.approvals import DECISIONS, expires_at
 from app.jobs.control import CONTROLS, ControlError, apply_control
 from app.jobs.holds import CANCEL, RELEASE, clear_hold, hold_of_job
 from app.models.job import STATUSES
 from app.queries.events import get_event
-from app.queries.jobs import get_job, list_jobs, parse_job_filters
-from app.web import get_session, get_session_factory, int_arg
+from app.queries.jobs import get_job, job_id_for, list_jobs, parse_job_filters
+from app.web import get_clock, get_session, get_session_factory, int_arg
 
 PAGE_SIZE = 50
 CONTROL_DONE = {"retry": "queued to run again", "cancel": "cancelled", "run": "due now"}
@@ -53,7 +54,12 @@ def action(job_id: int) -> str:
     confirming = get_event(session, job.verified_event_id) if job.verified_event_id else None
     hold = hold_of_job(session, job)
     return render_template(
-        "dashboard/action.html", job=job, event=event, confirming=confirming, hold=hold
+        "dashboard/action.html",
+        job=job,
+        event=event,
+        confirming=confirming,
+        hold=hold,
+        approval_expires=expires_at(job),
     )
 
 
@@ -113,3 +119,40 @@ def control_action(job_id: int, operation: str) -> Response:
     else:
         flash(f"Action {job.id} {CONTROL_DONE[operation]} (status {job.status}).", "ok")
     return redirect(url_for("dashboard.action", job_id=job_id), code=303)
+
+
+@bp.get("/actions/for/<int:event_id>/<rule>/<int:index>")
+def action_for(event_id: int, rule: str, index: int) -> Response:
+    """Send a link from a rule's message (`approval_url`) to the page of the job it names."""
+    job = job_id_for(get_session(), event_id, rule, index)
+    if job is None:
+        abort(404, f"No action {index + 1} of rule {rule!r} for event {event_id}.")
+    return redirect(url_for("dashboard.action", job_id=job), code=303)
+
+
+@bp.post("/actions/<int:job_id>/<any(approve, deny):decision>")
+def decide_action(job_id: int, decision: str) -> Response:
+    """Approve or deny a job awaiting approval (a reason is required); say what happened."""
+    control, target = f"job.{decision}", f"job:{job_id}"
+    actor = require_control(control, target)
+    session = get_session()
+    if get_job(session, job_id) is None:
+        abort(404, f"No action job {job_id}.")
+    back = redirect(url_for("dashboard.action", job_id=job_id), code=303)
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        flash(f"Say why: to {decision} an action needs a reason.", "error")
+        return back
+    audit(session, actor, control, target, reason=reason)
+    try:
+        job = DECISIONS[decision](session, job_id, actor.label, get_clock()(), reason)
+    except ControlError as exc:
+        audit_refusal(
+            session, get_session_factory(), actor, control, target, exc.code, reason=reason
+        )
+        flash(exc.message, "error")
+        return back
+    session.commit()
+    done = "approved: it runs now, its guards still apply" if decision == "approve" else "denied"
+    flash(f"Action {job.id} {done} (status {job.status}).", "ok")
+    return back

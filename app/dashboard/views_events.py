@@ -70,4 +70,6 @@ def event(event_id: int) -> str:
         now_version=found.current.rules_version if found.current else None,
         now_evaluations=found.current.evaluations if found.current else [],
         loop_notes=found.loop,
+        held_at_arrival=found.held_at_arrival,
+        held_now=found.held_now,
     )

@@ -153,5 +153,8 @@ def backtest_rule(name: str) -> str | tuple[str, int]:
     days = int(raw)
     now = get_clock()()
     limits = LoopLimits.of(rule, get_config())
-    result = backtest(get_session(), rule, now - timedelta(days=days), now, limits=limits)
+    windows = get_rules_store().current.maintenance
+    result = backtest(
+        get_session(), rule, now - timedelta(days=days), now, limits=limits, windows=windows
+    )
     return _render_rule(name, result=result, days=days)

@@ -1,4 +1,5 @@
-"""The silences page: what is silenced now, a form for a new silence, an expire button."""
+"""The silences page: what is silenced now, a form for a new silence, an expire button,
+and the rules file's maintenance windows (read-only)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from app.jobs.silences import (
     silence_window,
 )
 from app.queries.silences import STATES, list_silences
-from app.web import get_clock, get_session, get_session_factory, int_arg
+from app.web import get_clock, get_rules_store, get_session, get_session_factory, int_arg
 
 PAGE_SIZE = 50
 INTEGER_FIELDS = frozenset({"farm_id", "farm_role_id"})
@@ -52,6 +53,7 @@ def silences() -> str:
         states=STATES,
         fields=SILENCE_FIELDS,
         next_url=next_url,
+        windows=[(w, w.active_at(now)) for w in get_rules_store().current.maintenance],
     )
 
 

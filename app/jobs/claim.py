@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
-from app.jobs import holds, own_events, policy
+from app.jobs import approvals, holds, own_events, policy
 from app.jobs.chain import finish
 from app.jobs.flapping import flapping_verdict
 from app.jobs.kill_switch import kill_switch_verdict
@@ -24,6 +24,7 @@ from app.jobs.silences import active_silences, matching_silence
 from app.jobs.storms import storm_verdict
 from app.models.event import Event
 from app.models.job import (
+    AWAITING_APPROVAL,
     CLAIMABLE,
     DEAD,
     HELD,
@@ -34,6 +35,7 @@ from app.models.job import (
 )
 from app.models.loop import Hold
 from app.models.ops import Breaker, RuleState
+from app.rules.maintenance import active_window
 from app.rules.model import RuleSet
 from app.scalr.actions import MUTATING_ACTIONS
 
@@ -143,6 +145,11 @@ def _guard(
         return verdict
     if (verdict := _silenced(session, job, now, manual)) is not None:
         return verdict
+    if (verdict := _in_maintenance(session, job, ruleset, now, manual)) is not None:
+        return verdict
+    # Asked only once every guard above lets the job go; an approved job meets them all again.
+    if (verdict := approvals.approval_verdict(job, now, manual)) is not None:
+        return verdict
     first_time = job.fired_at is None and not manual
     if first_time and (verdict := _throttled(session, job, ruleset, now)) is not None:
         return verdict
@@ -192,6 +199,19 @@ def _silenced(session: Session, job: ActionJob, now: datetime, manual: bool) -> 
     return policy.silenced(silence.id, silence.comment, manual)
 
 
+def _in_maintenance(
+    session: Session, job: ActionJob, ruleset: RuleSet, now: datetime, manual: bool
+) -> Verdict | None:
+    """Skip a job whose event a maintenance window of the rules file covers now."""
+    if not ruleset.maintenance:
+        return None
+    event = session.get(Event, job.event_id)
+    if event is None:
+        return None
+    window = active_window(ruleset.maintenance, event.fields(), now)
+    return policy.in_maintenance(window.name, manual) if window is not None else None
+
+
 def _mutating_scalr(job: ActionJob) -> bool:
     return job.kind == "scalr" and bool((job.spec or {}).get("mutating"))
 
@@ -216,6 +236,8 @@ def claim_job(
     if (verdict := _guard(session, job, ruleset, config, now)) is not None:
         if verdict.status == HELD:
             return holds.hold_job(job, verdict)  # job.hold_id was set by _held
+        if verdict.status == AWAITING_APPROVAL:
+            return approvals.await_approval(job, verdict, now)
         return finish(session, job, verdict.status, verdict.reason, now)
     job.status = RUNNING
     job.attempts += 1

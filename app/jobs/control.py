@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.jobs.chain import finish, reopen_followers
-from app.models.job import CANCELLED, DEAD, HELD, RETRYING, SCHEDULED, SKIPPED, ActionJob
+from app.models.job import (
+    AWAITING_APPROVAL,
+    CANCELLED,
+    DEAD,
+    HELD,
+    RETRYING,
+    SCHEDULED,
+    SKIPPED,
+    ActionJob,
+)
 from app.models.ops import Breaker, RuleState
 
 
@@ -73,13 +82,13 @@ def retry_job(
 def cancel_job(
     session: Session, job_id: int, who: str, now: datetime | None = None, reason: str | None = None
 ) -> ActionJob:
-    """Cancel a job that has not started (scheduled, waiting to retry, or held)."""
+    """Cancel a job that has not started: scheduled, retrying, held or awaiting approval."""
     job = _job(session, job_id)
-    if job.status not in (SCHEDULED, RETRYING, HELD):
+    if job.status not in (SCHEDULED, RETRYING, HELD, AWAITING_APPROVAL):
         raise ControlError(
             "not_cancellable",
             f"Job {job_id} is {job.status}; only scheduled or retrying jobs can be cancelled "
-            "(and held ones).",
+            "(and held ones, and those awaiting approval).",
         )
     return finish(session, job, CANCELLED, f"cancelled by {_why(who, reason)}", now or utcnow())
 

@@ -19,7 +19,7 @@ from app.jobs import policy, verify
 from app.jobs.chain import finish
 from app.jobs.notify import JOBS_CHANNEL, notify
 from app.models.event import SOURCE_LIFEGUARD, Event
-from app.models.job import CANCELLED, CLAIMABLE, SCHEDULED, SKIPPED, ActionJob
+from app.models.job import AWAITING_APPROVAL, CANCELLED, CLAIMABLE, SCHEDULED, SKIPPED, ActionJob
 from app.models.ops import RuleState
 from app.rules.errors import TemplateError
 from app.rules.matching import Evaluation, evaluate, event_name, matching_rules
@@ -53,7 +53,7 @@ def cancel_waiting_jobs(session: Session, event: Event, now: datetime) -> int:
     waiting = session.scalars(
         select(ActionJob)
         .where(ActionJob.server_id == event.server_id)
-        .where(ActionJob.status.in_(CLAIMABLE))
+        .where(ActionJob.status.in_((*CLAIMABLE, AWAITING_APPROVAL)))
         .where(ActionJob.event_id < event.id)
         .order_by(ActionJob.action_index.desc(), ActionJob.id)
         .with_for_update()
@@ -61,7 +61,8 @@ def cancel_waiting_jobs(session: Session, event: Event, now: datetime) -> int:
     verdict = policy.cancelled_by(event.name, event.id)
     cancelled = 0
     for job in waiting:
-        if job.status in CLAIMABLE and event.name in (job.cancel_on or []):
+        waiting_status = job.status in CLAIMABLE or job.status == AWAITING_APPROVAL
+        if waiting_status and event.name in (job.cancel_on or []):
             finish(session, job, verdict.status, verdict.reason, now)
             cancelled += 1
     return cancelled
@@ -84,8 +85,13 @@ def _new_job(event: Event, rule: Rule, index: int, run_at: datetime, **fields: A
     )
 
 
+def _spec(rendered: dict[str, Any], approve_within: int | None) -> dict[str, Any]:
+    """Return a job's spec: the rendered action, and how long it waits for approval."""
+    return {**rendered, "approve_within": approve_within} if approve_within else rendered
+
+
 def jobs_for_rule(
-    event: Event, rule: Rule, paused: RuleState | None, now: datetime
+    event: Event, rule: Rule, paused: RuleState | None, now: datetime, public_url: str = ""
 ) -> list[ActionJob]:
     """Render every action of a matched rule into a job; a template error skips the job."""
     fields = event.fields()
@@ -110,7 +116,7 @@ def jobs_for_rule(
         reason = problem
         if reason is None:
             try:
-                rendered = render_action(action, fields, rule=rule)
+                rendered = render_action(action, fields, rule=rule, public_url=public_url)
             except TemplateError as exc:
                 reason = f"template: {exc}"
         if reason is not None:
@@ -132,7 +138,7 @@ def jobs_for_rule(
                 **common,
                 status=SCHEDULED,
                 params=rendered.params,
-                spec=rendered.to_dict(),
+                spec=_spec(rendered.to_dict(), rule.approve_within(index)),
                 environment=(rendered.env or "default") if kind == "scalr" else None,
                 max_attempts=rendered.max_attempts,
             )
@@ -183,7 +189,7 @@ def stored_evaluations(
 
 
 def process_event(
-    session: Session, event: Event, ruleset: RuleSet, now: datetime
+    session: Session, event: Event, ruleset: RuleSet, now: datetime, public_url: str = ""
 ) -> list[ActionJob]:
     """Enrich, learn, cancel, match and create jobs for one claimed event (caller commits)."""
     if event.source != SOURCE_LIFEGUARD:
@@ -207,7 +213,7 @@ def process_event(
     for rule in matched:
         jobs = [
             j
-            for j in jobs_for_rule(event, rule, states.get(rule.name), now)
+            for j in jobs_for_rule(event, rule, states.get(rule.name), now, public_url)
             if j.idempotency_key not in existing
         ]
         settle_blocked_chain(jobs, now)

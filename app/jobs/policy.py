@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from app.models.event import SOURCE_LIFEGUARD
 from app.models.job import (
+    AWAITING_APPROVAL,
     CANCELLED,
     DRY_RUN,
     GOOD_ENDINGS,
@@ -374,3 +375,29 @@ def silenced(silence_id: int, comment: str, manual: bool = False) -> Verdict | N
     if manual:
         return None
     return Verdict(SKIPPED, f"silenced by #{silence_id} ({comment})")
+
+
+def in_maintenance(window: str, manual: bool = False) -> Verdict | None:
+    """Skip a job whose event a maintenance window of the rules file covers now."""
+    if manual:
+        return None
+    return Verdict(SKIPPED, f'maintenance window "{window}"')
+
+
+# -- operator controls: approvals -----------------------------------------------
+
+APPROVAL_EXPIRED = "approval expired"
+
+
+def awaiting_approval(within_seconds: int, deadline: datetime) -> Verdict:
+    """Stop a due job with `approve:` until a person approves or denies it, or `within` ends."""
+    return Verdict(
+        AWAITING_APPROVAL,
+        f"awaiting approval until {deadline:%Y-%m-%d %H:%M:%S} UTC "
+        f"(within {format_duration(within_seconds)})",
+    )
+
+
+def approval_expired() -> Verdict:
+    """Cancel a job nobody approved or denied within its `approve.within`."""
+    return Verdict(CANCELLED, APPROVAL_EXPIRED)

@@ -19,12 +19,13 @@ from app.jobs.control import ControlError
 from app.models.controls import Silence
 from app.rules.checker import Checker
 from app.rules.durations import DurationError, parse_duration
+from app.rules.maintenance import MATCHER_FIELDS
 from app.rules.matching import check_condition
 from app.rules.model import Group
 from app.rules.schema_where import parse_where
 from app.rules.yamlsource import Document
 
-SILENCE_FIELDS = ("farm_id", "farm_role_id", "server_id", "role_name", "name")
+SILENCE_FIELDS = MATCHER_FIELDS  # the same fields as a maintenance window's matchers
 MAX_SILENCE_SECONDS = 90 * 86400
 MAX_COMMENT = 1000
 ACTIVE, PENDING, EXPIRED = "active", "pending", "expired"

@@ -24,10 +24,12 @@ DRY_RUN = "dry_run"
 VERIFIED = "verified"
 UNVERIFIED = "unverified"
 HELD = "held"
+# An action with `approve:` waits for a person's approve or deny (app.jobs.approvals).
+AWAITING_APPROVAL = "awaiting_approval"
 
 STATUSES = (
     SCHEDULED, RUNNING, SUCCEEDED, RETRYING, DEAD, CANCELLED, SKIPPED, DRY_RUN,
-    VERIFIED, UNVERIFIED, HELD,
+    VERIFIED, UNVERIFIED, HELD, AWAITING_APPROVAL,
 )  # fmt: skip
 CLAIMABLE = (SCHEDULED, RETRYING)
 FINISHED = (SUCCEEDED, DEAD, CANCELLED, SKIPPED, DRY_RUN, VERIFIED, UNVERIFIED)
@@ -54,7 +56,7 @@ class ActionJob(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Everything else the action needs at run time (guard, url, headers, retry policy).
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)

@@ -6,15 +6,20 @@ evaluated; a match becomes a pending job due at `received_at + delay`; a
 `cancel_on` event of the same server cancels pending jobs, as the matcher
 does; when a job comes due the throttle decides, counting the fires of the
 same key in the `per` seconds before it (a sliding window). The decisions and
-their texts are the claim's own (`app.jobs.policy`). Before the throttle,
-the closed loop's guards decide as the claim does (app.queries.backtest_loop):
-a hold in force then, a storm of the farm role, a flapping server. Pauses
-and dry runs are ignored: this answers what the rule itself would do.
+their texts are the claim's own (`app.jobs.policy`). Pauses and dry runs are
+ignored: this answers what the rule itself would do. The operator controls
+are not: a job due while the kill switch was engaged, or whose event a
+silence or a maintenance window covered then, is counted as held back, with
+the reason the claim would have given (`app.queries.controls`). Then, before
+the throttle, the closed loop's guards decide as the claim does
+(app.queries.backtest_loop): a hold in force then, a storm of the farm role,
+a flapping server.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,18 +30,21 @@ from sqlalchemy.orm import Session
 from app.jobs import policy
 from app.models.event import Event
 from app.queries.backtest_loop import FLAPPING, HELD, LoopGuards, LoopLimits
+from app.queries.controls import ControlHistory, control_history
 from app.rules.errors import TemplateError
+from app.rules.maintenance import MaintenanceWindow
 from app.rules.matching import evaluate
 from app.rules.model import Rule
 from app.rules.templating import render_throttle_key
 
 SCAN_CAP = 100_000
 LIST_CAP = 1_000
-FIRE, THROTTLED, CANCELLED, ERROR = (
+FIRE, THROTTLED, CANCELLED, ERROR, HELD_BACK = (
     "would_fire",
     "would_be_throttled",
     "would_be_cancelled",
     "error",
+    "would_be_held_back",
 )
 _COLUMNS = (
     Event.id, Event.name, Event.message, Event.server_id, Event.public_ip, Event.internal_ip,
@@ -58,6 +66,8 @@ class Decision:
     key: str | None = None
     detail: str = ""
     farm_role_id: int | None = None
+    control: str | None = None  # kill_switch | silence | maintenance, when one held it back
+    fields: dict[str, Any] | None = field(default=None, repr=False)  # for the controls
 
     def to_dict(self) -> dict[str, Any]:
         """Return the decision as JSON-ready data."""
@@ -70,6 +80,7 @@ class Decision:
             "outcome": self.outcome,
             "throttle_key": self.key,
             "detail": self.detail,
+            "control": self.control,
         }
 
 
@@ -87,6 +98,8 @@ class BacktestResult:
     misses: Counter[str] = field(default_factory=Counter)
     decisions: list[Decision] = field(default_factory=list)
     loop_facts: int = 0
+    held_back: Counter[str] = field(default_factory=Counter)  # per control
+    kill_switch_now: str | None = None  # the reason jobs are held back now, when engaged
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready data."""
@@ -105,6 +118,9 @@ class BacktestResult:
             "would_be_skipped_flapping": self.counts[FLAPPING],
             "loop_events_read": self.loop_facts,
             "errors": self.counts[ERROR],
+            "would_be_held_back": self.counts[HELD_BACK],
+            "held_back_by": dict(self.held_back),
+            "kill_switch_now": self.kill_switch_now,
             "not_matched_because": dict(self.misses.most_common(10)),
             "decisions": [d.to_dict() for d in self.decisions],
             "decisions_truncated": self.matched > len(self.decisions),
@@ -114,8 +130,15 @@ class BacktestResult:
 class _Replay:
     """The state of one replay: jobs waiting for their time, and recent fires per key."""
 
-    def __init__(self, rule: Rule, result: BacktestResult, loop: LoopGuards | None = None) -> None:
+    def __init__(
+        self,
+        rule: Rule,
+        result: BacktestResult,
+        loop: LoopGuards | None = None,
+        controls: ControlHistory | None = None,
+    ) -> None:
         self.rule = rule
+        self.controls = controls
         self.result = result
         self.loop = loop
         self.pending: deque[Decision] = deque()  # due times rise: one delay for the whole rule
@@ -126,6 +149,7 @@ class _Replay:
         throttle = self.rule.throttle
         while self.pending and (until is None or self.pending[0].due_at <= until):
             job = self.pending.popleft()
+            self.held_back(job)
             if self.loop is not None and job.outcome == FIRE:
                 stopped = self.loop.verdict(job.server_id, job.farm_role_id, job.key, job.due_at)
                 if stopped is not None:
@@ -143,6 +167,16 @@ class _Replay:
                 else:
                     window.append(job.due_at)
             self.result.counts[job.outcome] += 1
+
+    def held_back(self, job: Decision) -> None:
+        """Mark a job the kill switch, a silence or a window would have skipped when due."""
+        if self.controls is None or job.outcome != FIRE or job.fields is None:
+            return
+        found = self.controls.verdict(job.due_at, job.fields)
+        job.fields = None
+        if found is not None:
+            job.outcome, job.control, job.detail = HELD_BACK, found.control, found.reason
+            self.result.held_back[found.control] += 1
 
     def cancel(self, server_id: str | None, event_name: str, event_id: int) -> None:
         """Cancel waiting jobs of the same server, as a `cancel_on` event does."""
@@ -163,6 +197,7 @@ class _Replay:
             fields["id"], fields["name"], fields["server_id"], received,
             received + timedelta(seconds=self.rule.delay), farm_role_id=fields["farm_role_id"],
         )  # fmt: skip
+        job.fields = fields
         if self.rule.throttle is not None:
             try:
                 job.key = render_throttle_key(self.rule.throttle, fields, rule=self.rule)[:255]
@@ -196,14 +231,20 @@ def backtest(
     until: datetime,
     cap: int = SCAN_CAP,
     limits: LoopLimits | None = None,
+    windows: Sequence[MaintenanceWindow] = (),
 ) -> BacktestResult:
     """Replay `rule` over the events received in [since, until), at most `cap` of them.
 
-    `limits` are the flapping and storm defaults of the deployment (Config's when None).
+    `limits` are the flapping and storm defaults of the deployment (Config's when None);
+    `windows` are the maintenance windows of the rules file; silences and the kill switch
+    are read from the database.
     """
     result = BacktestResult(rule=rule.name, since=since, until=until)
     loop = LoopGuards(session, rule, limits or LoopLimits.of(rule), since, until)
     result.loop_facts = loop.facts
+    controls = control_history(session, since, until + timedelta(seconds=rule.delay), windows)
+    if (now := controls.kill_switch_at(until)) is not None:
+        result.kill_switch_now = now.reason
     cancels = set(rule.cancel_on) if rule.delay > 0 else set()
     names = sorted(set(rule.events) | cancels)
     query = (
@@ -213,7 +254,7 @@ def backtest(
         .limit(cap + 1)
         .execution_options(yield_per=2000)
     )
-    replay = _Replay(rule, result, loop)
+    replay = _Replay(rule, result, loop, controls)
     rows = session.execute(query)
     try:  # a server-side cursor on PostgreSQL: close it even when stopping early
         for row in rows:

@@ -1,8 +1,10 @@
 """Why each rule did or did not fire for an event: the verdicts stored then, and those of now.
 
-One builder for the event page and for GET /api/v1/events/<id>/explanation.
-It says too what the closed loop's guards did and say now (app.queries.loop_explain):
-which hold keeps a job waiting, whether the server flaps or the farm role is in a storm.
+One builder for the event page and for GET /api/v1/events/<id>/explanation. A rule
+that matched may still not have acted: the operator controls (the kill switch, a
+silence, a maintenance window) at the event's arrival and now are part of the answer,
+and so are the closed loop's guards (app.queries.loop_explain): which hold keeps a job
+waiting, whether the server flaps or the farm role is in a storm.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from app.config import Config
 from app.db import utcnow
 from app.models.event import Event
 from app.models.job import ActionJob
+from app.queries.controls import ControlVerdict, control_history
 from app.queries.events import get_event
 from app.queries.jobs import jobs_of_event
 from app.queries.loop_explain import loop_notes
@@ -41,6 +44,16 @@ class Explanation:
     current: Verdicts | None  # None: no good rules file was ever loaded
     # The closed loop's guards: holds, flapping, storms ({"guard", "rule", "job_id", "text"}).
     loop: list[dict[str, Any]] = field(default_factory=list)
+    # The control that held (or would hold) its jobs back when it arrived, and now.
+    held_at_arrival: ControlVerdict | None = None
+    held_now: ControlVerdict | None = None
+
+    def controls_json(self) -> dict[str, Any]:
+        """Return the controls' part of the answer as JSON-ready data."""
+        return {
+            "at_arrival": self.held_at_arrival.to_dict() if self.held_at_arrival else None,
+            "now": self.held_now.to_dict() if self.held_now else None,
+        }
 
     @property
     def stored(self) -> list[dict[str, Any]]:
@@ -67,7 +80,18 @@ def explain_event(
     event = get_event(session, event_id)
     if event is None:
         return None
+    now = now or utcnow()
     jobs = jobs_of_event(session, event.id)
     ruleset = rules.current if rules.status().loaded_at is not None else None
-    notes = loop_notes(session, event, jobs, ruleset, config or Config(), now or utcnow())
-    return Explanation(event, jobs, current_verdicts(rules, event), notes)
+    notes = loop_notes(session, event, jobs, ruleset, config or Config(), now)
+    windows = ruleset.maintenance if ruleset is not None else ()
+    history = control_history(session, event.received_at, now, windows)
+    fields = event.fields()
+    return Explanation(
+        event,
+        jobs,
+        current_verdicts(rules, event),
+        notes,
+        held_at_arrival=history.verdict(event.received_at, fields),
+        held_now=history.verdict(now, fields),
+    )

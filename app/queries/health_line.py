@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.jobs import policy
 from app.models.job import (
+    AWAITING_APPROVAL,
     CANCELLED,
     DEAD,
     DRY_RUN,
@@ -51,6 +52,7 @@ class HealthLine:
     dry_run: list[str] = field(default_factory=list)
     budgets: list[Budget] = field(default_factory=list)
     last_beat: datetime | None = None
+    awaiting_approval: int = 0  # jobs waiting for a person's approve or deny now
 
     @property
     def total(self) -> int:
@@ -78,7 +80,12 @@ class HealthLine:
         """Sum it up in one word: `bad`, `warn` or `ok`."""
         if not self.worker_alive or self.open_breakers or self.outcomes.get(DEAD):
             return "bad"
-        if self.paused or self.outcomes.get(RETRYING) or self.outcomes.get(SKIPPED):
+        if (
+            self.paused
+            or self.awaiting_approval
+            or self.outcomes.get(RETRYING)
+            or self.outcomes.get(SKIPPED)
+        ):
             return "warn"
         return "ok"
 
@@ -175,4 +182,12 @@ def load_health_line(
         dry_run=dry,
         budgets=budgets(session, now, environments, budget_max, budget_window_seconds),
         last_beat=_aware(last_beat, now),
+        awaiting_approval=int(
+            session.scalar(
+                select(func.count())
+                .select_from(ActionJob)
+                .where(ActionJob.status == AWAITING_APPROVAL)
+            )
+            or 0
+        ),
     )

@@ -133,3 +133,10 @@ def waiting_jobs(session: Session, rule: str) -> int:
         .where(ActionJob.status.in_(CLAIMABLE))
     )
     return int(count or 0)
+
+
+def job_id_for(session: Session, event_id: int, rule: str, index: int) -> int | None:
+    """Return the id of action `index` of `rule` for event `event_id` (its idempotency key)."""
+    return session.scalar(
+        select(ActionJob.id).where(ActionJob.idempotency_key == f"{event_id}:{rule}:{index}")
+    )

@@ -165,7 +165,8 @@ def try_rule(rule: Rule, fields: dict[str, Any]) -> dict[str, Any]:
             result["throttle_key_error"] = str(exc)
     for index, action in enumerate(rule.actions):
         try:
-            rendered = render_action(action, fields, rule=rule).to_dict()
+            # A preview: `approval_url` renders as the path of the job it would make.
+            rendered = render_action(action, fields, rule=rule, public_url="").to_dict()
             result["actions"].append({"index": index, "ok": True, **rendered})
         except TemplateError as exc:
             result["actions"].append(

@@ -1,9 +1,10 @@
-"""`flask rules check FILE` and `flask rules explain FILE EVENT_JSON`."""
+"""`flask rules check FILE`, `flask rules explain FILE EVENT_JSON`, `flask rules windows FILE`."""
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -36,7 +37,26 @@ def check_command(path: str) -> None:
     ruleset = _load(path)
     for warning in ruleset.warnings:
         click.echo(f"{warning.format(path).replace(': ', ': warning: ', 1)}", err=True)
-    click.echo(f"{path}: {len(ruleset)} rules OK (version {ruleset.version})")
+    windows = f", {len(ruleset.maintenance)} maintenance windows" if ruleset.maintenance else ""
+    click.echo(f"{path}: {len(ruleset)} rules{windows} OK (version {ruleset.version})")
+
+
+@rules_cli.command("windows")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the windows as JSON.")
+def windows_command(path: str, as_json: bool) -> None:
+    """List the maintenance windows of a rules file, each open or closed now."""
+    ruleset = _load(path)
+    now = datetime.now(UTC)
+    if as_json:
+        click.echo(json.dumps([w.to_dict(now) for w in ruleset.maintenance], indent=2))
+        return
+    for window in ruleset.maintenance:
+        state = "OPEN  " if window.active_at(now) else "closed"
+        matchers = json.dumps(window.matchers, ensure_ascii=False)
+        click.echo(f"{state} {window.name}: {window.describe()} {matchers}")
+    if not ruleset.maintenance:
+        click.echo("no maintenance windows")
 
 
 def _read_event(text: str) -> dict[str, Any]:
@@ -95,7 +115,7 @@ def _preview(rule: Rule, event: dict[str, Any]) -> None:
         click.echo(f"         ({', '.join(notes)})")
     for index, action in enumerate(rule.actions):
         try:
-            rendered = render_action(action, event, rule=rule)
+            rendered = render_action(action, event, rule=rule, public_url="")
             params = json.dumps(to_jsonable(rendered.params), ensure_ascii=False)
             click.echo(f"         [{index}] {rendered.kind} {rendered.action} {params}")
         except TemplateError as exc:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from app.rules.errors import RuleProblem, RulesError
 from app.rules.model import RuleSet
-from app.rules.schema import parse_document
+from app.rules.schema import parse_windows
 from app.rules.yamlsource import MAX_BYTES, decode, parse
 
 
@@ -16,12 +16,17 @@ def load_rules(text: str, source: str = "<rules>") -> RuleSet:
     doc, problems = parse(text)
     if doc is None:
         raise RulesError(problems, source)
-    rules, check = parse_document(doc)
+    rules, check, windows = parse_windows(doc)
     problems += check.problems
     if problems:
         raise RulesError(problems, source)
     return RuleSet(
-        rules, text=text, source=source, warnings=check.warnings, loaded_at=datetime.now(UTC)
+        rules,
+        text=text,
+        source=source,
+        warnings=check.warnings,
+        loaded_at=datetime.now(UTC),
+        maintenance=windows,
     )
 
 

@@ -124,6 +124,12 @@ class Rule:
     line: int | None = None
     flap: Flap | None = None  # None: the global default (FLAP_MAX, FLAP_WINDOW_SECONDS)
     storm: Storm | None = None  # None: the global default (STORM_SHARE, STORM_WINDOW_SECONDS)
+    # Per action: how many seconds its `approve: {within: ...}` waits for a person, or None.
+    approvals: tuple[int | None, ...] = ()
+
+    def approve_within(self, index: int) -> int | None:
+        """Return how long action `index` waits for approval, or None when it needs none."""
+        return self.approvals[index] if index < len(self.approvals) else None
 
     @cached_property
     def compiled(self) -> Callable[[Mapping[str, Any]], bool]:
@@ -229,8 +235,11 @@ class RuleSet:
         source: str = "<rules>",
         warnings: tuple[Any, ...] | list[Any] = (),
         loaded_at: datetime | None = None,
+        maintenance: tuple[Any, ...] | list[Any] = (),
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
+        # MaintenanceWindow (app.rules.maintenance): the file's top-level `maintenance:` list.
+        self.maintenance: tuple[Any, ...] = tuple(maintenance)
         self.source = source
         self.warnings = tuple(warnings)  # RuleProblem: suspicious but not refused
         self.loaded_at = loaded_at

@@ -17,8 +17,10 @@ from typing import Any
 
 from app.eventnames import strip_on_prefix
 from app.rules.checker import Checker, suggest
+from app.rules.maintenance import MaintenanceWindow
 from app.rules.model import KNOWN_EVENTS, Action, Flap, Rule, Storm, Throttle
-from app.rules.schema_actions import check_templates, parse_action
+from app.rules.schema_actions import check_templates, parse_action, parse_approve
+from app.rules.schema_maintenance import parse_maintenance
 from app.rules.schema_where import parse_where
 from app.rules.yamlsource import Document, child, item
 
@@ -37,34 +39,45 @@ _RULE_HINTS = {
 }
 NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+TOP_KEYS = ("rules", "maintenance")
 MAX_DELAY = 7 * 86400
 MAX_THROTTLE_PERIOD = 30 * 86400
 
 
 def parse_document(doc: Document) -> tuple[list[Rule], Checker]:
-    """Return the rules of `doc` and the checker holding its problems and warnings."""
+    """Return the rules of `doc` and the checker holding its problems and warnings.
+
+    The top-level `maintenance:` windows are read too: `parse_windows` returns them.
+    """
+    rules, check, _windows = parse_windows(doc)
+    return rules, check
+
+
+def parse_windows(doc: Document) -> tuple[list[Rule], Checker, list[MaintenanceWindow]]:
+    """Return the rules and the maintenance windows of `doc`, and the checker."""
     check = Checker(doc)
     if doc.data is None:
         check.error("", "the rules file is empty: write `rules: []` for no rules")
-        return [], check
+        return [], check, []
     if not isinstance(doc.data, dict):
         check.error(
             "",
             f"the top level must be a mapping with a `rules:` list, got {type(doc.data).__name__}",
         )
-        return [], check
+        return [], check, []
     for key in doc.data:
-        if key != "rules" and not key.startswith("x-"):
-            check.error(key, f"unknown top-level key {key!r}{suggest(key, ['rules'])}")
+        if key not in TOP_KEYS and not key.startswith("x-"):
+            check.error(key, f"unknown top-level key {key!r}{suggest(key, TOP_KEYS)}")
+    windows = parse_maintenance(check, doc.data.get("maintenance"))
     if "rules" not in doc.data:
         check.error("", "missing required key 'rules' (write `rules: []` for no rules)")
-        return [], check
+        return [], check, windows
     entries = doc.data["rules"]
     if entries is None:
-        return [], check
+        return [], check, windows
     if not isinstance(entries, list):
         check.error("rules", f"`rules` must be a list, got {type(entries).__name__}")
-        return [], check
+        return [], check, windows
     rules: list[Rule] = []
     seen: dict[str, int | None] = {}
     for index, entry in enumerate(entries):
@@ -81,7 +94,7 @@ def parse_document(doc: Document) -> tuple[list[Rule], Checker]:
             continue
         seen[rule.name] = rule.line
         rules.append(rule)
-    return rules, check
+    return rules, check, windows
 
 
 def _rule(check: Checker, value: Any, path: str) -> Rule | None:
@@ -100,6 +113,7 @@ def _rule(check: Checker, value: Any, path: str) -> Rule | None:
     if cancel_on and delay == 0:
         check.warn(child(path, "cancel_on"), "cancel_on has no effect without a delay")
     actions: list[Action] = []
+    approvals: list[int | None] = []
     raw_actions = mapping.get("actions")
     if "actions" in mapping:
         if not isinstance(raw_actions, list) or not raw_actions:
@@ -109,6 +123,12 @@ def _rule(check: Checker, value: Any, path: str) -> Rule | None:
                 action = parse_action(check, raw, item(child(path, "actions"), index))
                 if action is not None:
                     actions.append(action)
+                    approvals.append(parse_approve(check, raw, item(child(path, "actions"), index)))
+    if "approval_url" in repr(raw_actions) and not any(approvals):
+        check.error(
+            child(path, "actions"),
+            "approval_url names the page of an action with `approve:`; this rule has none",
+        )
     on_failure = check.choice(mapping, "on_failure", path, ("stop", "continue"), "stop")
     rule = Rule(
         name=name,
@@ -125,6 +145,7 @@ def _rule(check: Checker, value: Any, path: str) -> Rule | None:
         line=check.doc.line(path),
         flap=_flap(check, mapping.get("flap", None), child(path, "flap")),
         storm=_storm(check, mapping.get("storm", None), child(path, "storm")),
+        approvals=tuple(approvals),
     )
     return rule if name else None
 

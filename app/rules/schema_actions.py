@@ -29,6 +29,20 @@ def check_templates(check: Checker, value: Any, path: str) -> None:
             check_templates(check, sub, item(path, index))
 
 
+MAX_APPROVAL_WAIT = 7 * 86400
+
+
+def parse_approve(check: Checker, raw: Any, path: str) -> int | None:
+    """Return how long an action's `approve: {within: 30m}` waits for a person (None: no wait)."""
+    if not isinstance(raw, dict) or "approve" not in raw:
+        return None
+    apath = child(path, "approve")
+    mapping = check.mapping(raw["approve"], apath, ("within",), ("within",))
+    if mapping is None or "within" not in mapping:
+        return None
+    return check.duration(mapping, "within", apath, 0, MAX_APPROVAL_WAIT, minimum=1) or None
+
+
 def parse_action(check: Checker, value: Any, path: str) -> Action | None:
     """Return the action at `path`, or None after recording what is wrong with it."""
     mapping = check.mapping(value, path)

@@ -36,6 +36,9 @@ from app.rules.sandbox import MAX_OUTPUT, Fields, LifeguardSandbox, new_range_bu
 
 ENV = LifeguardSandbox()
 RULE_FIELDS = ("name", "description")
+# Links into the dashboard a rule's message may carry: `approval_url` is the page of the
+# rule's first action with `approve:` (only such a rule may name it; the schema checks).
+LINK_NAMES = ("approval_url",)
 _FORBIDDEN_STATEMENTS: dict[type[nodes.Node], str] = {
     nodes.Assign: "set",
     nodes.AssignBlock: "set",
@@ -103,7 +106,7 @@ def template_problems(source: str) -> tuple[str, ...]:
         problems.append(f"template statement `{word}` is not allowed in rules")
     if any(name.startswith("_") for name in _constant_attribute_names(tree)):
         problems.append("attributes starting with `_` are not allowed in templates")
-    allowed = {"event", "rule", *ENV.globals}
+    allowed = {"event", "rule", *LINK_NAMES, *ENV.globals}
     for name in sorted(meta.find_undeclared_variables(tree) - allowed):
         problems.append(f"unknown name {name!r} in template{suggest(name, ['event', 'rule'])}")
     for scope, attr in _attributes(tree):
@@ -141,13 +144,31 @@ def _attributes(tree: nodes.Template) -> list[tuple[str, str]]:
     return found
 
 
-def template_context(event: Mapping[str, Any], rule: Rule | None = None) -> dict[str, Any]:
-    """Return the template context for `event`: null fields are left out (undefined)."""
+def approval_url(public_url: str, event_id: object, rule: Rule) -> str | None:
+    """Return the link to the page of `rule`'s first action with `approve:`, for `event_id`."""
+    for index, within in enumerate(rule.approvals):
+        if within:
+            return f"{public_url.rstrip('/')}/actions/for/{event_id}/{rule.name}/{index}"
+    return None
+
+
+def template_context(
+    event: Mapping[str, Any], rule: Rule | None = None, public_url: str | None = None
+) -> dict[str, Any]:
+    """Return the template context for `event`: null fields are left out (undefined).
+
+    With `public_url` (the worker's PUBLIC_URL, '' for a path alone) a rule with an
+    `approve:` action gets `approval_url`, the link to the page of the job to decide.
+    """
     known = {name: event.get(name) for name in EVENT_FIELDS}
     extra = {k: v for k, v in event.items() if k not in known}
     context: dict[str, Any] = {"event": Fields({**extra, **known}, "event")}
     rule_fields = {"name": rule.name, "description": rule.description} if rule else {}
     context["rule"] = Fields(rule_fields, "rule", nulls=() if rule else RULE_FIELDS)
+    if rule is not None and public_url is not None:
+        link = approval_url(public_url, event.get("id"), rule)
+        if link is not None:
+            context["approval_url"] = link
     return context
 
 
@@ -190,10 +211,14 @@ def render_value(value: Any, context: Mapping[str, Any], path: str) -> Any:
 
 
 def render_action(
-    action: Action, event: Mapping[str, Any], *, rule: Rule | None = None
+    action: Action,
+    event: Mapping[str, Any],
+    *,
+    rule: Rule | None = None,
+    public_url: str | None = None,
 ) -> RenderedAction:
     """Render `action` for `event`; raise a `TemplateError` subclass naming the failing part."""
-    return get_kind(action.kind).render(action, template_context(event, rule))
+    return get_kind(action.kind).render(action, template_context(event, rule, public_url))
 
 
 def render_throttle_key(

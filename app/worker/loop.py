@@ -19,6 +19,7 @@ from app.config import Config
 from app.db import transaction, utcnow
 from app.inventory.sync import sync_all
 from app.jobs import ingest_gap
+from app.jobs.approvals import expire_approvals
 from app.jobs.claim import claim_job, next_due_at, reap_expired_leases
 from app.jobs.create import claim_event, process_event
 from app.jobs.notify import Listener
@@ -114,7 +115,9 @@ class Worker:
                 if event is None:
                     return False
                 event_id = event.id
-                process_event(session, event, self.rules.current, self.clock())
+                process_event(
+                    session, event, self.rules.current, self.clock(), self.config.public_url
+                )
                 return True
         except Exception as exc:
             if event_id is None:
@@ -257,6 +260,8 @@ class Worker:
         if self._due("verify", VERIFY_SECONDS):
             with transaction(self.factory) as session:
                 expire_expectations(session, self.clock())
+            with transaction(self.factory) as session:
+                expire_approvals(session, self.clock())
         every = self.config.inventory_sync_seconds
         if every > 0 and self._due("sync", min(every, 30)):
             self.sync_inventory(every)

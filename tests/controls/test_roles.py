@@ -22,6 +22,16 @@ CONTROLS = [
     ("job.retry", ("/actions/{job}/retry", {}), ("POST", "/api/v1/actions/{job}/retry", None)),
     ("job.cancel", ("/actions/{job}/cancel", {}), ("POST", "/api/v1/actions/{job}/cancel", None)),
     ("job.run", ("/actions/{job}/run", {}), ("POST", "/api/v1/actions/{job}/run", None)),
+    (
+        "job.approve",
+        ("/actions/{job}/approve", {"reason": "looked at it"}),
+        ("POST", "/api/v1/actions/{job}/approve", {"reason": "looked at it"}),
+    ),
+    (
+        "job.deny",
+        ("/actions/{job}/deny", {"reason": "not now"}),
+        ("POST", "/api/v1/actions/{job}/deny", {"reason": "not now"}),
+    ),
     ("rule.pause", (f"/rules/{RULE}/pause", {}), ("POST", f"/api/v1/rules/{RULE}/pause", None)),
     ("rule.resume", (f"/rules/{RULE}/resume", {}), ("POST", f"/api/v1/rules/{RULE}/resume", None)),
     ("rule.dry_run", (f"/rules/{RULE}/dry-run", {"mode": "on"}), None),
@@ -66,7 +76,12 @@ def people(make_app, tmp_path):
 def _setup(db_session, control: str) -> dict[str, int]:
     event = gen_event(db_session)
     status = {"job.retry": "dead", "hold.clear": "held"}.get(control, "scheduled")
-    job = gen_job(db_session, event.id, status=status)
+    spec: dict[str, object] = {}
+    if control in ("job.approve", "job.deny"):
+        status = "awaiting_approval"
+        expires = (utcnow() + timedelta(minutes=30)).isoformat()
+        spec = {"approve_within": 1800, "approval": {"requested_at": "x", "expires_at": expires}}
+    job = gen_job(db_session, event.id, status=status, spec=spec)
     if control == "breaker.close":
         gen_breaker(db_session)
     # A storm holds the job (every control's setup has one; only hold.clear clears it).
@@ -127,6 +142,12 @@ def test_every_api_control_with_every_role(people, db_session, role, control, _f
     )
     if may_control(role, control):
         assert answer.status_code in (200, 201), (role, control, answer.get_json())
+        if control in ("job.approve", "job.deny"):
+            status = answer.get_json()["status"]
+            assert status == ("scheduled" if control == "job.approve" else "cancelled")
+            entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == control)).one()
+            db_session.commit()
+            assert (entry.outcome, entry.reason, entry.via) == ("ok", body["reason"], "api")
     else:
         assert answer.status_code == 403, (role, control, answer.status_code)
         assert answer.get_json()["error"] == "forbidden"
@@ -146,7 +167,32 @@ def test_a_viewer_reads_everything(people, db_session):
         assert api.get(path, headers=people.headers["viewer"]).status_code == 200, path
     health = viewer.get("/health").get_data(as_text=True)
     assert "Engage the kill switch" not in health and "Only an admin" in health
+    assert "Pause" not in viewer.get(f"/rules/{RULE}").get_data(as_text=True)
+    assert "Dry run <select" not in viewer.get(f"/rules/{RULE}").get_data(as_text=True)
     assert "Create the silence" not in viewer.get("/silences").get_data(as_text=True)
+
+
+def test_a_viewer_sees_no_control_button_on_action_pages(people, db_session):
+    event = gen_event(db_session)
+    expires = (utcnow() + timedelta(minutes=30)).isoformat()
+    spec = {"approve_within": 1800, "approval": {"requested_at": "x", "expires_at": expires}}
+    jobs = {
+        "awaiting_approval": gen_job(db_session, event.id, status="awaiting_approval", spec=spec),
+        "scheduled": gen_job(db_session, event.id, status="scheduled"),
+        "dead": gen_job(db_session, event.id, status="dead"),
+    }
+    buttons = ("Approve", "Deny", "Retry", "Run now", "Cancel")
+    for status, job in jobs.items():
+        seen = people.clients["viewer"].get(f"/actions/{job.id}").get_data(as_text=True)
+        assert not [b for b in buttons if f">{b}<" in seen or f">{b}…<" in seen], status
+        operator = people.clients["operator"].get(f"/actions/{job.id}").get_data(as_text=True)
+        expected = {"awaiting_approval": "Approve…", "scheduled": "Cancel…", "dead": ">Retry<"}
+        assert expected[status] in operator, status
+    assert "your role may not decide it" in people.clients["viewer"].get(
+        f"/actions/{jobs['awaiting_approval'].id}"
+    ).get_data(as_text=True)
+    nav = people.clients["viewer"].get("/").get_data(as_text=True)
+    assert 'href="/silences"' in nav and 'href="/audit"' in nav
 
 
 def test_the_users_file_keeps_no_secret_in_plain_text(people):

@@ -239,10 +239,10 @@ def test_an_event_that_breaks_matching_does_not_block_the_rest(make_stack, monke
     good = host_up(stack, "5bbd72c5-908c-4535-a7ec-2fbf56486ff3")
     real = loop.process_event
 
-    def breaks_on_the_first(session, event, ruleset, now):
+    def breaks_on_the_first(session, event, ruleset, now, *rest):
         if event.id == bad:
             raise RuntimeError("a bug in matching")
-        return real(session, event, ruleset, now)
+        return real(session, event, ruleset, now, *rest)
 
     monkeypatch.setattr(loop, "process_event", breaks_on_the_first)
     stack.drain()

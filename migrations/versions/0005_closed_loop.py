@@ -1,6 +1,6 @@
 """Closed loop: storm holds per farm role, the hold of a held job, farm traffic for ingest gaps
 
-Revision ID: 0005b_closed_loop
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-02 03:48:31.786361
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import app.db
 
-revision: str = "0005b_closed_loop"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
