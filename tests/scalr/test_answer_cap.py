@@ -28,7 +28,9 @@ def test_an_answer_past_the_cap_is_refused_unread(
         tracemalloc.stop()
     assert caught.value.retryable is False  # the same answer would come again
     assert caught.value.status_code == 200
-    assert peak < 8 * LIMIT  # a 64 MiB answer, and a few MiB held at most
+    # A 64 MiB answer, of which little was held (tracemalloc counts every thread's
+    # allocations, other tests' leftovers too, so the bound is generous).
+    assert peak < 32 * LIMIT
     # The connection is not reused half-read: the next call is answered normally.
     assert scalr_client.hello()["Result"] == "1"
 
