@@ -49,7 +49,7 @@ rules:
 """
 RATE, SECONDS, SENDERS = 100, 15.0, 8
 KILLS = 8  # half of them gunicorn workers, half worker processes
-LEASE = "3"  # seconds: a killed worker's job is taken back soon
+LEASE = "5"  # seconds: a killed worker's job is taken back soon, a live one's never
 
 
 def _children(pid: int) -> list[int]:
