@@ -70,14 +70,35 @@ def events_prune(older_than: str, really: bool, batch: int) -> None:
         click.echo("dry run: nothing deleted; add --yes to delete")
 
 
-def write_demo_env(path: Path, port: int, sim_port: int) -> dict[str, str]:
-    """Create the demo's secrets and settings file once; return its values."""
+DEMO_PORTS = {"WEB_PORT": 5000, "SIM_PORT": 8400, "SMTP_PORT": 8025}
+
+
+def write_demo_env(
+    path: Path, port: int | None, sim_port: int | None, smtp_port: int | None = None
+) -> dict[str, str]:
+    """Create the demo's secrets and settings file once; return its values.
+
+    Secrets are generated once and kept. A port given now replaces the one kept in the
+    file (`make run DEMO_ARGS="--port 5001"` after a first `make run` moves the demo);
+    a port not given keeps the file's, or the default.
+    """
     values: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             key, sep, value = line.partition("=")
             if sep and not key.startswith("#"):
                 values[key.strip()] = value.strip()
+    given = {"WEB_PORT": port, "SIM_PORT": sim_port, "SMTP_PORT": smtp_port}
+    before = dict(values)
+    for key, number in given.items():
+        if number is not None:
+            values[key] = str(number)
+    port = int(values.get("WEB_PORT", DEMO_PORTS["WEB_PORT"]))
+    sim_port = int(values.get("SIM_PORT", DEMO_PORTS["SIM_PORT"]))
+    values["SMTP_PORT"] = values.get("SMTP_PORT", str(DEMO_PORTS["SMTP_PORT"]))
+    # Settings derived from the ports follow them.
+    values["BIND"] = f"127.0.0.1:{port}"
+    values["SCALR_API_URL"] = f"http://127.0.0.1:{sim_port}/api/api.php"
     defaults = {
         "LIFEGUARD_DEMO": "1",
         "INGEST_TOKEN": secrets.token_urlsafe(24),
@@ -87,18 +108,15 @@ def write_demo_env(path: Path, port: int, sim_port: int) -> dict[str, str]:
         "RULES_FILE": "rules.example.yml",
         # Not PORT: honcho gives every process its own PORT.
         "WEB_PORT": str(port),
-        "BIND": f"127.0.0.1:{port}",
         "SIM_PORT": str(sim_port),
         "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": "8025",
         "WEBHOOK_ALLOWED_URLS": "http://127.0.0.1:",
         "INVENTORY_SYNC_SECONDS": "60",
-        "SCALR_API_URL": f"http://127.0.0.1:{sim_port}/api/api.php",
         "SCALR_KEY_ID": "demo" + secrets.token_hex(6),
         "SCALR_SECRET_KEY": secrets.token_urlsafe(30),
         "SCALR_ENV_ID": "3",
     }
-    changed = False
+    changed = values != before
     for key, value in defaults.items():
         if key not in values:
             values[key] = value
@@ -112,12 +130,13 @@ def write_demo_env(path: Path, port: int, sim_port: int) -> dict[str, str]:
 
 
 @demo_cli.command("init")
-@click.option("--port", default=5000, show_default=True)
-@click.option("--sim-port", default=8400, show_default=True)
-def demo_init(port: int, sim_port: int) -> None:
+@click.option("--port", type=int, help="Dashboard and ingest port (kept from before, else 5000).")
+@click.option("--sim-port", type=int, help="Scalr simulator port (kept from before, else 8400).")
+@click.option("--smtp-port", type=int, help="Mail sink port (kept from before, else 8025).")
+def demo_init(port: int | None, sim_port: int | None, smtp_port: int | None) -> None:
     """Generate the demo's tokens in instance/demo.env and print how to try it."""
     path = get_config().instance_path / "demo.env"
-    values = write_demo_env(path, port, sim_port)
+    values = write_demo_env(path, port, sim_port, smtp_port)
     base = f"http://127.0.0.1:{values['WEB_PORT']}"
     message = (
         "Instance+5bbd72c5-908c-4535-a7ec-2fbf56486ff3+%2854.211.17.89%29"

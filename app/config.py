@@ -60,6 +60,36 @@ def parse_float(name: str, raw: str | None, default: float, minimum: float = 0.0
     return value
 
 
+def parse_share(name: str, raw: str | None, default: float) -> float:
+    """Read a share: 0 (off), or a number above 0 and below 1."""
+    value = parse_float(name, raw, default)
+    if value >= 1:
+        raise ConfigError(f"{name} must be 0 (off) or a number below 1 such as 0.5, got {raw!r}")
+    return value
+
+
+def parse_farm_bounds(name: str, raw: str | None) -> tuple[tuple[int, int], ...]:
+    """Read `farm_id=seconds` pairs separated by commas (`12=3600,14=600`); 0 seconds: off."""
+    bounds: dict[int, int] = {}
+    for part in (raw or "").split(","):
+        if not part.strip():
+            continue
+        farm, sep, seconds = part.partition("=")
+        try:
+            farm_id, bound = int(farm.strip()), int(seconds.strip())
+        except ValueError:
+            farm_id = bound = -1
+        if not sep or farm_id < 1 or bound < 0:
+            raise ConfigError(
+                f"{name} must be farm_id=seconds pairs separated by commas "
+                f"(like 12=3600,14=600), got {part.strip()!r}"
+            )
+        if farm_id in bounds:
+            raise ConfigError(f"{name} names farm {farm_id} twice")
+        bounds[farm_id] = bound
+    return tuple(sorted(bounds.items()))
+
+
 def parse_networks(
     name: str, raw: str | None
 ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -126,6 +156,14 @@ class Config:
     # window has its jobs skipped (a rule's `flap:` overrides; 0 turns the default off).
     flap_max: int = 3
     flap_window_seconds: int = 1800
+    # Storms: more than this share of a farm role's known servers down within the window
+    # holds its launches (a rule's `storm:` overrides; 0 turns the default off).
+    storm_share: float = 0.0
+    storm_window_seconds: int = 300
+    # Ingest gaps: a farm that sent events and is silent longer than this emits IngestGap
+    # (0: off); INGEST_GAP_FARMS sets other bounds for some farms ({farm_id: seconds}).
+    ingest_gap_seconds: int = 0
+    ingest_gap_farms: tuple[tuple[int, int], ...] = ()
     worker_lease_seconds: int = 120
     worker_poll_seconds: float = 0.5
     # The worker serves its own /metrics here (0: not at all); the web processes serve theirs.
@@ -196,6 +234,12 @@ class Config:
             flap_window_seconds=parse_int(
                 "FLAP_WINDOW_SECONDS", env.get("FLAP_WINDOW_SECONDS"), 1800, minimum=1
             ),
+            storm_share=parse_share("STORM_SHARE", env.get("STORM_SHARE"), 0.0),
+            storm_window_seconds=parse_int(
+                "STORM_WINDOW_SECONDS", env.get("STORM_WINDOW_SECONDS"), 300, minimum=1
+            ),
+            ingest_gap_seconds=parse_int("INGEST_GAP_SECONDS", env.get("INGEST_GAP_SECONDS"), 0),
+            ingest_gap_farms=parse_farm_bounds("INGEST_GAP_FARMS", env.get("INGEST_GAP_FARMS")),
             worker_lease_seconds=parse_int(
                 "WORKER_LEASE_SECONDS", env.get("WORKER_LEASE_SECONDS"), 120, minimum=1
             ),
@@ -227,6 +271,10 @@ class Config:
     def spool_path(self) -> Path:
         """Return the spool directory: SPOOL_DIR, or `spool/` in the instance folder."""
         return self.spool_dir if self.spool_dir is not None else self.instance_path / "spool"
+
+    def ingest_gap_bound(self, farm_id: int) -> int:
+        """Return how long a farm may be silent: its INGEST_GAP_FARMS entry, else the default."""
+        return dict(self.ingest_gap_farms).get(farm_id, self.ingest_gap_seconds)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """Return a copy with some values replaced (tests, the demo)."""

@@ -103,11 +103,15 @@ def prune_events(
         return PruneResult(cutoff, events, jobs, attempts, dry_run=True)
     totals = [0, 0, 0]
     done = 0
+    after = 0  # keyset: each batch starts past the last id seen, so no batch walks again
+    # over the rows (or, on PostgreSQL, the dead index entries) of the batches before it
     while max_batches is None or done < max_batches:
         with transaction(factory) as session:
-            ids = list(session.scalars(_prunable(cutoff, now).limit(batch)))
+            query = _prunable(cutoff, now).where(Event.id > after).limit(batch)
+            ids = list(session.scalars(query))
             if not ids:
                 break
+            after = ids[-1]
             job_ids = select(ActionJob.id).where(ActionJob.event_id.in_(ids))
             quick = {"synchronize_session": False}
             results = [

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
@@ -44,8 +45,27 @@ def get_session() -> Session:
     return session
 
 
+# The machine endpoints Scalr posts to: no cookie is read or written there.
+INGEST_POSTS = frozenset({"/events", "/webhooks/scalr"})
+
+
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, skipped for Scalr's deliveries.
+
+    Opening the cookie session builds a signing serializer on every request; ingest
+    never reads or writes a session, so its posts get Flask's null session (nothing
+    loaded, nothing saved) and keep that cost off the hot path.
+    """
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        if request.method == "POST" and request.path in INGEST_POSTS:
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_request_session(app: Flask) -> None:
-    """Close the request's session when the app context ends."""
+    """Close the request's session when the app context ends; no cookie session on ingest."""
+    app.session_interface = CookieSessionInterface()
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> Any:

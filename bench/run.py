@@ -3,8 +3,12 @@
 Knobs (environment): BENCH_SMOKE=1 (a tiny load, about a minute, nothing written to docs),
 BENCH_DATABASE_URL (PostgreSQL; else TEST_DATABASE_URL, else the local server when it
 answers), BENCH_INGEST_ROUNDS (2; smoke 1), BENCH_INGEST_SECONDS (8), BENCH_WARMUP_SECONDS (2),
-BENCH_CONNECTIONS (16,64), BENCH_LATENCY_EVENTS (40), BENCH_EVENTS and BENCH_ROUNDS
-(the dashboard's, see bench_dashboard.py), BENCH_OUTPUT (docs/performance.md).
+BENCH_CONNECTIONS (16,64), BENCH_CPU_SECONDS (4; smoke 1) and BENCH_CPU_ROUNDS (2; smoke 1)
+for CPU time per delivery (bench/cpu.py), BENCH_LATENCY_EVENTS (40), BENCH_EVENTS and BENCH_ROUNDS
+(the dashboard's, see bench_dashboard.py), BENCH_PRUNE_EVENTS (100000; smoke 3000;
+1000000 for the figure in docs/performance.md) and BENCH_PRUNE_WRK_SECONDS (5) for
+retention (bench_prune.py), BENCH_STORM_DELIVERIES (10000), BENCH_SCALE_JOBS (40) and
+BENCH_SCALE_LATENCY (0.25 s) for bench_scale.py, BENCH_OUTPUT (docs/performance.md).
 Exits non-zero when a delivery answered 202 was not stored or a figure is missing.
 """
 
@@ -25,7 +29,14 @@ if SMOKE:  # before bench_dashboard reads its knobs at import
     os.environ.setdefault("BENCH_EVENTS", "2000")
     os.environ.setdefault("BENCH_ROUNDS", "3")
 
-from bench import bench_dashboard, bench_matching, worker_latency  # noqa: E402
+from bench import (  # noqa: E402
+    bench_dashboard,
+    bench_matching,
+    bench_prune,
+    bench_scale,
+    worker_latency,
+)
+from bench import cpu as bench_cpu  # noqa: E402
 from bench.ingest import Outcome, median  # noqa: E402
 from bench.ingest import run as run_ingest  # noqa: E402
 
@@ -174,6 +185,37 @@ def ingest_rows(out: dict[str, Outcome], conns: list[int], pg: bool) -> list[Row
     return rows
 
 
+def cpu_rows(out: dict[str, bench_cpu.CpuFigures], conns: int, pg: bool) -> list[Row]:
+    """Return the CPU-per-delivery row: Lifeguard on each database ÷ bare Flask, per round."""
+
+    def cell(name: str) -> str:
+        figures = out.get(name)
+        return spread(figures.per_delivery_us) if figures else "skipped"
+
+    def times(name: str) -> str:
+        values = bench_cpu.ratios(out, name)
+        return f"{median(values):.2f}x" if values else MISSING
+
+    rows: list[Row] = [
+        (
+            f"ingest CPU µs per delivery, {conns} conns (gunicorn master + workers)",
+            cell("SQLite"),
+            cell("PostgreSQL") if pg else "skipped",
+            f"bare Flask {cell('bare Flask')}",
+            times("SQLite"),
+            times("PostgreSQL") if pg else "",
+        )
+    ]
+    cells = []
+    for name in ("SQLite", "PostgreSQL"):
+        f = out.get(name)
+        cells.append(
+            f"{f.acknowledged:,} / {f.stored:,} {'LOST' if f.lost else 'ok'}" if f else "skipped"
+        )
+    rows.append(("202s answered / rows stored, CPU runs", cells[0], cells[1], "—", "", ""))
+    return rows
+
+
 def latency_rows(pg_url: str | None, events: int) -> list[Row]:
     """Return the event → first Scalr call rows (woken worker vs a 0.5 s poll)."""
     found: dict[str, tuple[list[float], list[float]]] = {}
@@ -305,6 +347,132 @@ def dashboard_rows(pg_url: str | None) -> list[Row]:
     return rows
 
 
+def prune_rows(pg_url: str | None, events: int, seconds: float) -> tuple[list[Row], list[str]]:
+    """Return the retention rows (prune under ingest) and any loss found."""
+    from bench.servers import drop_schema, fresh_database
+
+    found: dict[str, bench_prune.PruneFigures] = {}
+    with tempfile.TemporaryDirectory(prefix="lifeguard-prune-") as tmp:
+        workdir = Path(tmp)
+        rules = workdir / "rules.yml"
+        rules.write_text("rules: []\n")
+        for label, base in (("SQLite", None), ("PostgreSQL", pg_url)):
+            if label == "PostgreSQL" and not pg_url:
+                continue
+            url, schema = fresh_database(base, workdir, f"prune-{label}")
+            try:
+                found[label] = bench_prune.run(label, url, workdir, rules, {}, events, seconds)
+            finally:
+                if schema and base:
+                    drop_schema(base, schema)
+
+    def cells(value) -> list[str]:  # type: ignore[no-untyped-def]
+        return [value(found[db]) if db in found else "skipped" for db in ("SQLite", "PostgreSQL")]
+
+    def ratios(value) -> list[str]:  # type: ignore[no-untyped-def]
+        return [
+            f"{value(found[db]):.2f}x" if db in found else "" for db in ("SQLite", "PostgreSQL")
+        ]
+
+    rows: list[Row] = [
+        (
+            f"prune {events:,} old events while ingest runs: events deleted/s (total s)",
+            *cells(lambda f: f"{fmt(f.rate)} ({f.prune_seconds:.0f} s)"),
+            "—",
+            "",
+            "",
+        ),
+        (
+            "ingest req/s, 16 conns, during the prune",
+            *cells(lambda f: fmt(f.during_rps)),
+            "same server before the prune: "
+            + ", ".join(f"{db} {fmt(f.baseline.rps)}" for db, f in found.items()),
+            *ratios(lambda f: f.during_rps / f.baseline.rps if f.baseline.rps else 0.0),
+        ),
+        (
+            "ingest p99 ms, 16 conns, during the prune (worst run)",
+            *cells(lambda f: fmt(f.during_p99, 1)),
+            "before: " + ", ".join(f"{db} {fmt(f.baseline.p99, 1)}" for db, f in found.items()),
+            *ratios(lambda f: f.during_p99 / f.baseline.p99 if f.baseline.p99 else 0.0),
+        ),
+        (
+            "after the prune: old events left; new rows stored / 202s answered",
+            *cells(
+                lambda f: f"{f.old_left:,}; {f.stored:,} / {f.acknowledged:,} "
+                + ("WRONG" if f.wrong else "ok")
+            ),
+            "—",
+            "",
+            "",
+        ),
+    ]
+    lost = [
+        f"prune {db}: {f.old_left} old events left, {f.stored} stored of {f.acknowledged} 202s"
+        for db, f in found.items()
+        if f.wrong
+    ]
+    return rows, lost
+
+
+def scale_rows(
+    pg_url: str | None, deliveries: int, jobs: int, latency: float
+) -> tuple[list[Row], list[str]]:
+    """Return the PostgreSQL scale rows (a storm, several workers) and what went wrong."""
+    if not pg_url:
+        return [("storm and worker scaling", "PostgreSQL only", "skipped", "", "", "")], []
+    storm = bench_scale.storm(pg_url, deliveries, False, 60)
+    trickle = bench_scale.storm(pg_url, max(60, deliveries // 100), True, 120)
+    one = bench_scale.scale(pg_url, 1, jobs, latency)
+    three = bench_scale.scale(pg_url, 3, jobs, latency)
+
+    def outcome(f: bench_scale.StormFigures) -> str:
+        breaker = "breaker open" if f.breaker_open else "breaker closed"
+        return f"{f.launches} launches, {breaker}; jobs: {bench_scale.summary(f.statuses)}"
+
+    rows: list[Row] = [
+        (
+            f"storm: {deliveries:,} HostDown posted, s (202s / rows stored)",
+            "PostgreSQL only",
+            f"{storm.post_seconds:.1f} ({storm.acknowledged:,} / {storm.stored:,})",
+            "—",
+            "",
+            "",
+        ),
+        (
+            "storm: every event matched and every job ended, s after the first post",
+            "PostgreSQL only",
+            f"{storm.settle_seconds:.1f}"
+            + ("" if storm.settled else f": NOT within 60 s, {storm.matched:,} matched"),
+            "target 60 s",
+            "",
+            f"{storm.settle_seconds / 60:.2f}x",
+        ),
+        (
+            "storm: budget and breaker (vs a trickle of the same rule)",
+            "PostgreSQL only",
+            outcome(storm),
+            f"trickle of {trickle.deliveries}: {outcome(trickle)}",
+            "",
+            "same" if storm.launches == trickle.launches else "DIFFERENT",
+        ),
+        (
+            f"job throughput, jobs/s, {jobs} launches answered in {latency:g} s, 3 workers",
+            "PostgreSQL only",
+            f"{three.rate:.1f} ({three.launches} calls for {three.jobs} jobs)",
+            f"1 worker {one.rate:.1f} ({one.launches} calls)",
+            "",
+            f"{three.rate / one.rate:.2f}x" if one.rate else MISSING,
+        ),
+    ]
+    wrong = []
+    if storm.stored < storm.acknowledged:
+        wrong.append(f"storm: {storm.acknowledged} answered 202 but {storm.stored} stored")
+    for f in (one, three):
+        if f.launches != f.jobs:
+            wrong.append(f"{f.workers} workers: {f.launches} launches for {f.jobs} jobs")
+    return rows, wrong
+
+
 def table(rows: list[Row]) -> str:
     """Return `rows` as one Markdown table."""
     head = (
@@ -334,16 +502,43 @@ def main() -> int:
     print("ingest under wrk")
     outcomes = run_ingest(pg_url, rounds, conns, seconds, warmup)
     rows = ingest_rows(outcomes, conns, pg_url is not None) + rows
+    print("ingest CPU time per delivery")
+    cpu_conns = conns[0]
+    cpu = bench_cpu.run(
+        pg_url,
+        int(knob("BENCH_CPU_ROUNDS", "2", "1")),
+        cpu_conns,
+        float(knob("BENCH_CPU_SECONDS", "4", "1")),
+    )
+    rows = cpu_rows(cpu, cpu_conns, pg_url is not None) + rows
     print("event → first Scalr call")
     rows += latency_rows(pg_url, events)
     print("dashboard")
     rows += dashboard_rows(pg_url)
+    print("retention: prune under ingest")
+    more, prune_lost = prune_rows(
+        pg_url,
+        int(knob("BENCH_PRUNE_EVENTS", "100000", "3000")),
+        float(knob("BENCH_PRUNE_WRK_SECONDS", "5", "1")),
+    )
+    rows += more
+    print("scale: a storm and three workers (PostgreSQL)")
+    more, scale_wrong = scale_rows(
+        pg_url,
+        int(knob("BENCH_STORM_DELIVERIES", "10000", "300")),
+        int(knob("BENCH_SCALE_JOBS", "40", "9")),
+        float(knob("BENCH_SCALE_LATENCY", "0.25", "0.05")),
+    )
+    rows += more
     elapsed = time.monotonic() - started
     text = table(rows)
     print()
     print(text)
     print(f"\n{'smoke ' if SMOKE else ''}bench took {elapsed:.0f} s")
-    lost = [f"{name}: {p}" for name, o in outcomes.items() for p in o.lost]
+    lost = (
+        [f"{name}: {p}" for name, o in outcomes.items() for p in o.lost] + prune_lost + scale_wrong
+    )
+    lost += [f"{name} (CPU run): {p}" for name, f in cpu.items() for p in f.lost]
     missing = [row[0] for row in rows if any(MISSING in cell for cell in row)]
     if not SMOKE or os.environ.get("BENCH_OUTPUT"):
         output = Path(os.environ.get("BENCH_OUTPUT") or ROOT / "docs" / "performance.md")
@@ -371,6 +566,9 @@ def document(text: str, elapsed: float, rounds: int, seconds: float, conns: list
         "a unique legacy `OnHostDown` form post per request (bench/ingest.lua). "
         "Figures are the median of the rounds (range in brackets); a ratio is the median of "
         "the per-round ratios, both sides measured in the same round.\n"
+        "- CPU per delivery (bench/cpu.py): the CPU time (utime + stime, all threads, from "
+        "/proc) the gunicorn master and workers spent during a wrk run ÷ the 202s answered; "
+        "both sides in the same round. It holds better than req/s on a shared machine.\n"
         "- The machine is shared: absolute figures are noisy, the ratios less so.\n\n"
         f"{text}\n\n{notes}"
     )

@@ -213,6 +213,7 @@ def _control_blueprint(state: SimState) -> Blueprint:
                     status=int(body.get("status", 500)),
                     message=str(body.get("message", "Simulated failure")),
                     size=int(body.get("size", 0)),
+                    farm_id=int(body["farm_id"]) if body.get("farm_id") is not None else None,
                 )
             )
         return jsonify({"faults": [vars(f) for f in state.faults]})

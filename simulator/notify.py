@@ -99,6 +99,13 @@ class Notifier:
             body, headers = self.webhook_request(event_name, data)
             self._queue.put(("webhook", event_name, self.config.webhook_url, body, headers))
 
+    def record_dropped(self, event_name: str) -> None:
+        """Remember a notification an injected fault dropped: never sent, nowhere received."""
+        with self._lock:
+            self.deliveries.append(
+                Delivery(kind="dropped", event=event_name, url="", body=b"", error="dropped")
+            )
+
     def webhook_request(
         self, event_name: str, data: Mapping[str, str], now: float | None = None
     ) -> tuple[bytes, dict[str, str]]:

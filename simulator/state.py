@@ -136,6 +136,10 @@ class SimState(Store):
         """Remove every injected fault."""
         self._faults.clear()
 
+    def drops_notification(self, event_name: str, farm_id: int) -> bool:
+        """Say whether a `drop_notifications` fault swallows this event's notification."""
+        return self._faults.drops_notification(event_name, farm_id)
+
     def take_faults(self, action: str) -> list[Fault]:
         """Return the faults that apply to one call, using up counted ones."""
         return self._faults.take(action)

@@ -188,5 +188,13 @@ class Store:
             )
             self.events.append(record)
             data = self.server_vars(server, event_name) if server else None
-        self.notifier.emit(event_name, message, data)
+            dropped = self.drops_notification(event_name, record.farm_id)
+        if dropped:
+            self.notifier.record_dropped(event_name)
+        else:
+            self.notifier.emit(event_name, message, data)
         return record
+
+    def drops_notification(self, event_name: str, farm_id: int) -> bool:
+        """Say whether an injected fault drops this event's notification (none here)."""
+        return False

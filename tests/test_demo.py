@@ -24,6 +24,19 @@ def test_demo_env_is_private_stable_and_complete(tmp_path):
     assert config.webhook_allowed_urls == ("http://127.0.0.1:",)
 
 
+def test_ports_given_again_move_the_demo_and_keep_its_secrets(tmp_path):
+    path = tmp_path / "demo.env"
+    first = write_demo_env(path, None, None)
+    assert (first["WEB_PORT"], first["SIM_PORT"], first["SMTP_PORT"]) == ("5000", "8400", "8025")
+    moved = write_demo_env(path, 5001, 8401, 8026)
+    assert moved["BIND"] == "127.0.0.1:5001" and moved["SMTP_PORT"] == "8026"
+    assert moved["SCALR_API_URL"] == "http://127.0.0.1:8401/api/api.php"
+    assert moved["INGEST_TOKEN"] == first["INGEST_TOKEN"]
+    kept = write_demo_env(path, None, None)  # a plain `make run` stays where it was moved
+    assert kept == moved
+    assert "BIND=127.0.0.1:5001" in path.read_text()
+
+
 def test_every_variable_the_demo_procfile_uses_is_in_demo_env(tmp_path):
     values = write_demo_env(tmp_path / "demo.env", 5000, 8400)
     used = set(re.findall(r"\$([A-Z_]+)", (ROOT / "Procfile.demo").read_text()))

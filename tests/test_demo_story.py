@@ -25,6 +25,28 @@ def api(base: str, token: str, path: str) -> list[dict]:
     return json.loads(body)["items"] if status == 200 else []
 
 
+def dashboard_page(base: str, values: dict[str, str], path: str) -> str:
+    """Log in as the demo's admin and return one dashboard page's HTML."""
+    import html
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{base}/login", timeout=10) as r:
+        form = r.read().decode()
+    token = html.unescape(re.search(r'name="csrf_token" value="([^"]+)"', form).group(1))
+    body = urllib.parse.urlencode(
+        {"username": values["ADMIN_USER"], "password": values["ADMIN_PASSWORD"],
+         "csrf_token": token}
+    ).encode()  # fmt: skip
+    with opener.open(f"{base}/login", data=body, timeout=10):
+        pass
+    with opener.open(f"{base}{path}", timeout=10) as r:
+        return r.read().decode()
+
+
 def test_demo_shows_every_path_and_stops_on_ctrl_c(tmp_path):
     project = copy_project(tmp_path / "lifeguard")
     rules = project / "rules.example.yml"
@@ -69,7 +91,10 @@ def test_demo_shows_every_path_and_stops_on_ctrl_c(tmp_path):
         wait_for(lambda: http("GET", f"{base}/readyz")[0] == 200, 60, "/readyz", honcho, log)
 
         def launched_and_up() -> bool:
-            jobs = api(base, token, "/api/v1/actions?status=succeeded")
+            # A launch with `expect:` turns from succeeded to verified when its HostUp arrives.
+            jobs = api(base, token, "/api/v1/actions?status=succeeded") + api(
+                base, token, "/api/v1/actions?status=verified"
+            )
             ids = {
                 (j["result"] or {}).get("ServerID") for j in jobs if j["action"] == "ServerLaunch"
             }
@@ -82,6 +107,13 @@ def test_demo_shows_every_path_and_stops_on_ctrl_c(tmp_path):
                 and "Scalr replaced it first: the newest is " in (j["reason"] or "")
                 for j in api(base, token, "/api/v1/actions?status=skipped")
             )
+
+        def verified() -> list[dict]:
+            return [
+                j
+                for j in api(base, token, "/api/v1/actions?status=verified")
+                if j["action"] == "ServerLaunch"
+            ]
 
         def mailed() -> bool:
             return "Subject: [Lifeguard]" in log.read_text()
@@ -96,6 +128,15 @@ def test_demo_shows_every_path_and_stops_on_ctrl_c(tmp_path):
             log,
         )
         wait_for(mailed, left(), "a notification in the mail sink", honcho, log)
+        # The loop is closed: the queue's replacement ends verified by its own HostUp, and the
+        # dashboard's actions page shows it so.
+        wait_for(lambda: bool(verified()), left(), "a verified remediation", honcho, log)
+        [launch] = verified()
+        new_server = launch["result"]["ServerID"]
+        assert launch["reason"].startswith("confirmed by HostUp event #")
+        assert f"of server {new_server}" in launch["reason"]
+        page = dashboard_page(base, values, f"/actions/{launch['id']}")
+        assert "verified" in page and "confirmed by HostUp" in page
         # The newest server the skip names is one Scalr's scaling launched.
         with urllib.request.urlopen(f"http://127.0.0.1:{sim_port}/_sim/state", timeout=10) as r:
             assert json.load(r)["servers"]

@@ -10,13 +10,13 @@ from app.api import bp
 from app.api.actions import job_json
 from app.errors import APIError
 from app.queries.explanations import explain_event as explain
-from app.web import get_rules_store, get_session
+from app.web import get_clock, get_config, get_rules_store, get_session
 
 
 @bp.get("/events/<int:event_id>/explanation")
 def explain_event(event_id: int) -> Response:
     """Return the stored verdicts, the verdicts of the rules running now, and the jobs."""
-    found = explain(get_session(), get_rules_store(), event_id)
+    found = explain(get_session(), get_rules_store(), event_id, get_config(), get_clock()())
     if found is None:
         raise APIError(404, "not_found", f"No event {event_id}.")
     event, current = found.event, found.current
@@ -27,6 +27,7 @@ def explain_event(event_id: int) -> Response:
         "rules_version": event.rules_version,
         "evaluations": found.stored,
         "jobs": [job_json(j) for j in found.jobs],
+        "loop": found.loop,
         "current": (
             {"rules_version": current.rules_version, "evaluations": current.evaluations}
             if current is not None

@@ -22,6 +22,8 @@ def hold_json(hold: Hold) -> dict[str, Any]:
         "rule": hold.rule,
         "throttle_key": hold.throttle_key,
         "kind": hold.kind,
+        "farm_id": hold.farm_id,
+        "farm_role_id": hold.farm_role_id,
         "reason": hold.reason,
         "job_id": hold.job_id,
         "event_id": hold.event_id,

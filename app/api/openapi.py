@@ -137,12 +137,12 @@ SPEC: dict[str, Any] = {
             "Make a scheduled job due now", _ref("ActionJob"), [JOB_ID]
         ),
         "/api/v1/holds": _get(
-            "Holds in force (a remediation left unverified); ?all=1 adds cleared ones",
+            "Holds in force (an unverified remediation, a storm); ?all=1 adds cleared ones",
             {"type": "object"},
             [],
         ),
         "/api/v1/holds/{hold_id}/clear": _post(
-            "Clear a hold; body {held_jobs: release|cancel} decides the held jobs",
+            "Clear a hold; body {held_jobs: release|cancel, reason} decides the held jobs",
             {"type": "object"},
             [_param("hold_id", "path", schema={"type": "integer"})],
         ),
@@ -266,7 +266,10 @@ SPEC: dict[str, Any] = {
                 "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
             },
             "Event": {"type": "object", "required": ["id", "name", "received_at"]},
-            "Explanation": {"type": "object", "required": ["event_id", "evaluations", "jobs"]},
+            "Explanation": {
+                "type": "object",
+                "required": ["event_id", "evaluations", "jobs", "loop"],
+            },
             "ActionJob": {
                 "type": "object",
                 "required": [

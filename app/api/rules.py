@@ -11,9 +11,10 @@ from app.audit import audit
 from app.errors import APIError
 from app.jobs.control import set_rule_paused
 from app.queries.backtest import backtest
+from app.queries.backtest_loop import LoopLimits
 from app.queries.rules import RuleRow, rule_row, rule_rows
 from app.rules.model import Rule, RuleSet
-from app.web import get_clock, get_rules_store, get_session
+from app.web import get_clock, get_config, get_rules_store, get_session
 
 MAX_BACKTEST_DAYS = 90
 
@@ -75,5 +76,6 @@ def backtest_rule(name: str) -> Response:
             400, "invalid_days", f'Send JSON {{"days": N}} with N from 1 to {MAX_BACKTEST_DAYS}.'
         )
     now = get_clock()()
-    result = backtest(get_session(), rule, now - timedelta(days=days), now)
+    limits = LoopLimits.of(rule, get_config())
+    result = backtest(get_session(), rule, now - timedelta(days=days), now, limits=limits)
     return jsonify({"days": days, **result.to_dict()})

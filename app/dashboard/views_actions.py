@@ -11,7 +11,7 @@ from app.audit import audit, audit_refusal
 from app.dashboard import bp
 from app.dashboard.auth import require_control
 from app.jobs.control import CONTROLS, ControlError, apply_control
-from app.jobs.holds import CANCEL, RELEASE, active_hold, clear_hold
+from app.jobs.holds import CANCEL, RELEASE, clear_hold, hold_of_job
 from app.models.job import STATUSES
 from app.queries.events import get_event
 from app.queries.jobs import get_job, list_jobs, parse_job_filters
@@ -51,7 +51,7 @@ def action(job_id: int) -> str:
         abort(404, f"No action job {job_id}.")
     event = get_event(session, job.event_id)
     confirming = get_event(session, job.verified_event_id) if job.verified_event_id else None
-    hold = active_hold(session, job.rule, job.throttle_key) if job.kind == "scalr" else None
+    hold = hold_of_job(session, job)
     return render_template(
         "dashboard/action.html", job=job, event=event, confirming=confirming, hold=hold
     )
@@ -59,15 +59,15 @@ def action(job_id: int) -> str:
 
 @bp.post("/actions/<int:job_id>/clear-hold")
 def clear_action_hold(job_id: int) -> Response:
-    """Clear the hold on a job's rule and key; release (or cancel) the held jobs."""
+    """Clear the hold on a job (its rule and key, or its farm role's storm); release or cancel."""
     actor = require_control("hold.clear", f"job:{job_id}")
     session = get_session()
     job = get_job(session, job_id)
     if job is None:
         abort(404, f"No action job {job_id}.")
-    hold = active_hold(session, job.rule, job.throttle_key)
+    hold = hold_of_job(session, job)
     if hold is None:
-        flash("No hold is in force for this rule and key.", "error")
+        flash("No hold is in force for this job.", "error")
         return redirect(url_for("dashboard.action", job_id=job_id), code=303)
     choice = CANCEL if request.form.get("held_jobs") == CANCEL else RELEASE
     reason = request.form.get("reason", "").strip()

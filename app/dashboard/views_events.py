@@ -13,7 +13,7 @@ from app.queries.events import (
     search_events,
 )
 from app.queries.explanations import explain_event
-from app.web import get_rules_store, get_session, int_arg
+from app.web import get_clock, get_config, get_rules_store, get_session, int_arg
 
 
 @bp.get("/events")
@@ -53,7 +53,7 @@ def events_feed() -> Response:
 @bp.get("/events/<int:event_id>")
 def event(event_id: int) -> str:
     """Show one event: fields, raw delivery, every rule's verdict, and its jobs."""
-    found = explain_event(get_session(), get_rules_store(), event_id)
+    found = explain_event(get_session(), get_rules_store(), event_id, get_config(), get_clock()())
     if found is None:
         abort(404, f"No event {event_id}.")
     return render_template(
@@ -69,4 +69,5 @@ def event(event_id: int) -> str:
         },
         now_version=found.current.rules_version if found.current else None,
         now_evaluations=found.current.evaluations if found.current else [],
+        loop_notes=found.loop,
     )

@@ -14,6 +14,7 @@ from app.dashboard import bp
 from app.dashboard.auth import require_control
 from app.health import current_spool, readiness
 from app.jobs.control import ControlError, close_breaker
+from app.jobs.ingest_gap import open_gaps
 from app.models.ops import Breaker, PeriodicTask, WorkerHeartbeat
 from app.queries.stats import queued_jobs
 from app.services import get_services
@@ -75,6 +76,8 @@ def health() -> str:
         scalr=scalr_checks(),
         rules=store.status(),
         inventory_sync=session.get(PeriodicTask, "inventory_sync"),
+        gaps=open_gaps(session),
+        gap_check=session.get(PeriodicTask, "ingest_gap"),
     )
 
 

@@ -13,6 +13,7 @@ from app.dashboard import bp
 from app.dashboard.auth import require_control
 from app.jobs.control import set_rule_dry_run, set_rule_paused
 from app.queries.backtest import backtest
+from app.queries.backtest_loop import LoopLimits
 from app.queries.jobs import JobFilters, list_jobs, waiting_jobs
 from app.queries.rules import (
     PastedEventError,
@@ -24,7 +25,7 @@ from app.queries.rules import (
     try_rule,
 )
 from app.rules.model import Rule, RuleSet
-from app.web import get_clock, get_rules_store, get_session
+from app.web import get_clock, get_config, get_rules_store, get_session
 
 MAX_BACKTEST_DAYS = 90
 RECENT_JOBS = 20
@@ -151,5 +152,6 @@ def backtest_rule(name: str) -> str | tuple[str, int]:
         return _render_rule(name, backtest_error=message, days=raw[:10]), 400
     days = int(raw)
     now = get_clock()()
-    result = backtest(get_session(), rule, now - timedelta(days=days), now)
+    limits = LoopLimits.of(rule, get_config())
+    result = backtest(get_session(), rule, now - timedelta(days=days), now, limits=limits)
     return _render_rule(name, result=result, days=days)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from flask.blueprints import BlueprintSetupState
 
 from app.errors import APIError, json_error
@@ -134,31 +134,43 @@ def _authenticate(address: str | None, check: Callable[[], None]) -> None:
         raise auth.counted_refusal(address, get_services().flood_limiter, exc) from None
 
 
+# The headers a delivery keeps (store.KEPT_HEADERS), and Authorization to say it was there.
+_READ_HEADERS = (*store.KEPT_HEADERS, "Authorization")
+
+
 def _delivery(address: str | None, query: dict[str, list[str]] | None = None) -> wire.Delivery:
+    # Only the headers ingest reads: copying every header of every delivery cost more.
+    incoming = request.headers
+    headers = {name: value for name in _READ_HEADERS if (value := incoming.get(name)) is not None}
     return wire.Delivery(
         method=request.method,
         path=request.path,
         query_string=request.query_string,
         body=request.get_data(cache=True),
-        content_type=request.headers.get("Content-Type"),
-        headers={k: v for k, v in request.headers.items()},
+        content_type=headers.get("Content-Type"),
+        headers=headers,
         remote_addr=address,
         query=query,
     )
 
 
-def _stored(row: dict[str, Any]) -> tuple[Response, int]:
+def _answer(body: str, status: int) -> Response:
+    """Return a JSON answer written directly (what jsonify writes, without its machinery)."""
+    return Response(body, status, mimetype="application/json")
+
+
+def _stored(row: dict[str, Any]) -> Response:
     """Commit `row` (or spool it) and answer: 202 new, 200 a repeated eventId, 202 spooled."""
     outcome = ingest_of(current_app).store(row)
-    if isinstance(outcome, Spooled):
-        return jsonify(id=None, spooled=outcome.reference), 202
+    if isinstance(outcome, Spooled):  # an ingest key is hex: nothing in it to escape
+        return _answer(f'{{"id":null,"spooled":"{outcome.reference}"}}\n', 202)
     if outcome.duplicate:
-        return jsonify(id=outcome.id, duplicate=True), 200
-    return jsonify(id=outcome.id), 202
+        return _answer(f'{{"id":{outcome.id:d},"duplicate":true}}\n', 200)
+    return _answer(f'{{"id":{outcome.id:d}}}\n', 202)
 
 
 @bp.post("/events")
-def receive_event() -> tuple[Response, int]:
+def receive_event() -> Response:
     """Store a RESTEventObserver notification (form body, query string or JSON)."""
     address = _admit()
     query = wire.decode_query(request.query_string)
@@ -168,7 +180,7 @@ def receive_event() -> tuple[Response, int]:
 
 
 @bp.post("/webhooks/scalr")
-def receive_webhook() -> tuple[Response, int]:
+def receive_webhook() -> Response:
     """Store a signed Scalr 5.x webhook; a repeated eventId answers 200."""
     address = _admit()
     config = get_config()

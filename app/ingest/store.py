@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import BindParameter, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -234,31 +234,39 @@ INSERT_COLUMNS = (
 )
 
 
-@functools.cache
-def insert_statement(rows: int) -> TextClause:
-    """Return `INSERT ... VALUES (..) x rows ON CONFLICT DO NOTHING RETURNING id, ingest_key`.
-
-    One text for SQLite (3.35+) and PostgreSQL alike, typed bind parameters so JSON and
-    timestamps are stored as the ORM stores them. Not the dialects' `insert()` with
-    `on_conflict_do_nothing()`: SQLAlchemy cannot cache that construct, and compiling
-    it anew costs more than the insert itself.
-    """
-    table = Event.__table__
+def insert_sql(rows: int) -> str:
+    """Return `INSERT ... VALUES (..) x rows ON CONFLICT DO NOTHING RETURNING id, ingest_key`."""
     names = ", ".join(INSERT_COLUMNS)
     values = ", ".join(
         "(" + ", ".join(f":{column}_{i}" for column in INSERT_COLUMNS) + ")" for i in range(rows)
     )
-    statement = text(  # every name in it is a constant of this module: nothing comes from input
+    # Every name in it is a constant of this module: nothing comes from input.
+    return (
         f"INSERT INTO {Event.__tablename__} ({names}) VALUES {values} "  # noqa: S608
         "ON CONFLICT DO NOTHING RETURNING id, ingest_key"
     )
-    return statement.bindparams(
-        *(
-            bindparam(f"{column}_{i}", type_=table.c[column].type)
-            for i in range(rows)
-            for column in INSERT_COLUMNS
-        )
-    )
+
+
+def insert_bindparams(rows: int) -> list[BindParameter[Any]]:
+    """Return the typed bind parameters of `insert_sql(rows)`, so JSON and timestamps are
+    stored as the ORM stores them."""
+    table = Event.__table__
+    return [
+        bindparam(f"{column}_{i}", type_=table.c[column].type)
+        for i in range(rows)
+        for column in INSERT_COLUMNS
+    ]
+
+
+@functools.cache
+def insert_statement(rows: int) -> TextClause:
+    """Return `insert_sql(rows)` as a statement with its typed bind parameters.
+
+    One text for SQLite (3.35+) and PostgreSQL alike. Not the dialects' `insert()` with
+    `on_conflict_do_nothing()`: SQLAlchemy cannot cache that construct, and compiling
+    it anew costs more than the insert itself.
+    """
+    return text(insert_sql(rows)).bindparams(*insert_bindparams(rows))
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 A request hands its normalised row to `GroupWriter.submit` and waits (boundedly) on the
 ticket it gets back. The writer takes whatever has queued (up to `max_batch` rows),
-inserts it in ONE transaction (`store.commit_rows`: a Core insert, one NOTIFY), and then
-releases every waiting request with its row's id. While it commits, new rows queue up,
-so the batch grows with the load and an idle service commits a row at once.
+inserts it in ONE transaction (`driver.DriverInsert`: one insert, one NOTIFY, on the
+driver connection the writer keeps while busy), and then releases every waiting request
+with its row's id. While it commits, new rows queue up, so the batch grows with the load
+and an idle service commits a row at once.
 
 When the database cannot take a batch (any `DBAPIError` but an integrity or data error)
 every ticket of it fails with `DatabaseUnavailable` and the writer is marked down, so
@@ -30,7 +31,8 @@ from typing import Any
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.ingest.store import Stored, commit_rows
+from app.ingest.driver import DriverInsert
+from app.ingest.store import Stored
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,9 @@ MAX_BATCH = 500
 COMMIT_WAIT_SECONDS = 1.0
 # The writer thread ends after this long without work (a later submit starts another).
 IDLE_EXIT_SECONDS = 5.0
+# It keeps one database connection while it runs; one left idle longer than this is
+# pinged before its next batch (and replaced if it does not answer), as pool_pre_ping would.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 class DatabaseUnavailable(Exception):
@@ -96,11 +101,16 @@ class GroupWriter:
         self,
         factory: sessionmaker[Session],
         max_batch: int = MAX_BATCH,
-        commit: Callable[[Session, list[dict[str, Any]]], list[Stored]] = commit_rows,
+        commit: Callable[[Session, list[dict[str, Any]]], list[Stored]] | None = None,
     ) -> None:
+        """`commit(session, rows)`, when given, replaces the driver insert (tests)."""
         self.factory = factory
         self.max_batch = max_batch
         self._commit = commit
+        bind = factory.kw["bind"]
+        self._driver = DriverInsert(getattr(bind, "engine", bind))
+        self._connection: Any = None  # the writer thread's own, while it runs
+        self._used_at = 0.0
         self._cond = threading.Condition()
         self._queue: deque[Ticket] = deque()
         self._thread: threading.Thread | None = None
@@ -203,21 +213,63 @@ class GroupWriter:
             return batch
 
     def _run(self) -> None:
-        while True:
-            batch = self._take()
-            if batch is None:
-                return
-            if batch:
-                try:
-                    self.commit_batch(batch)
-                finally:
-                    self._busy_since = None
+        try:
+            while True:
+                batch = self._take()
+                if batch is None:
+                    return
+                if batch:
+                    try:
+                        self._commit_batch(batch, hold=True)
+                    finally:
+                        self._busy_since = None
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                self._driver.release(connection)
+
+    def _kept_connection(self) -> Any:
+        """Return the writer thread's connection: kept, pinged after idling, or a new one."""
+        now = time.monotonic()
+        idle = now - self._used_at > PING_AFTER_IDLE_SECONDS
+        if self._connection is not None and idle and not self._driver.alive(self._connection):
+            self._release()
+        if self._connection is None:
+            self._connection = self._driver.connect()
+        self._used_at = now
+        return self._connection
 
     def commit_batch(self, batch: list[Ticket]) -> None:
         """Commit the rows of `batch` in one transaction and release their requests."""
+        self._commit_batch(batch, hold=False)
+
+    def _insert(self, rows: list[dict[str, Any]], hold: bool) -> list[Stored]:
+        """Commit `rows`; `hold`: on the writer thread's kept connection (else a passing one)."""
+        if self._commit is not None:
+            with self.factory() as session:
+                return self._commit(session, rows)
+        connection = self._kept_connection() if hold else self._driver.connect()
         try:
-            with self._file_lock(), self.factory() as session:
-                results = self._commit(session, [t.row for t in batch])
+            stored = self._driver.commit(connection, rows)
+        except BaseException:
+            # After any error the connection may be broken or mid-transaction: drop it.
+            if hold:
+                self._release()
+            else:
+                self._driver.release(connection)
+            raise
+        if not hold:
+            self._driver.release(connection)
+        return stored
+
+    def _commit_batch(self, batch: list[Ticket], hold: bool) -> None:
+        try:
+            with self._file_lock():
+                results = self._insert([t.row for t in batch], hold)
         except BaseException as exc:
             if is_unavailable(exc):
                 self.mark_down()
@@ -226,7 +278,7 @@ class GroupWriter:
                     ticket.finish(error=unavailable)
             elif isinstance(exc, IntegrityError | DataError) and len(batch) > 1:
                 for ticket in batch:  # one bad row must not fail the others
-                    self.commit_batch([ticket])
+                    self._commit_batch([ticket], hold)
             else:
                 for ticket in batch:
                     ticket.finish(error=exc)

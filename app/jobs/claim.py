@@ -21,6 +21,7 @@ from app.jobs.kill_switch import kill_switch_verdict
 from app.jobs.locks import advisory_lock
 from app.jobs.policy import Verdict
 from app.jobs.silences import active_silences, matching_silence
+from app.jobs.storms import storm_verdict
 from app.models.event import Event
 from app.models.job import (
     CLAIMABLE,
@@ -31,6 +32,7 @@ from app.models.job import (
     ActionJob,
     JobAttempt,
 )
+from app.models.loop import Hold
 from app.models.ops import Breaker, RuleState
 from app.rules.model import RuleSet
 from app.scalr.actions import MUTATING_ACTIONS
@@ -124,7 +126,7 @@ def _guard(
 ) -> Verdict | None:
     """Ask the policy, in order, whether the claimed job may run; the first no wins."""
     manual = bool((job.spec or {}).get("manual"))
-    if (verdict := _kill_switch(session)) is not None:
+    if (verdict := _kill_switch(session, job)) is not None:
         return verdict
     state = session.get(RuleState, job.rule)
     if state is not None and (verdict := policy.paused(state.paused, state.updated_by, manual)):
@@ -133,8 +135,10 @@ def _guard(
         return verdict
     if job.attempts == 0 and (canceller := _cancelling_event(session, job)) is not None:
         return policy.cancelled_by(canceller.name, canceller.id)
-    if (verdict := holds.held_verdict(session, job)) is not None:
-        return verdict
+    if (held := holds.held_verdict(session, job)) is not None:
+        return _held(job, *held)
+    if (held := storm_verdict(session, job, ruleset, config, now)) is not None:
+        return _held(job, *held)
     if (verdict := flapping_verdict(session, job, ruleset, config, now)) is not None:
         return verdict
     if (verdict := _silenced(session, job, now, manual)) is not None:
@@ -154,9 +158,24 @@ def _guard(
     return _breaker_open(session, job)
 
 
-def _kill_switch(session: Session) -> Verdict | None:
-    """Hold back every job, a person's retry too, while the kill switch is engaged."""
-    return kill_switch_verdict(session)
+def _held(job: ActionJob, verdict: Verdict, hold: Hold) -> Verdict:
+    """Note which hold keeps the job waiting; the claim parks it `held`."""
+    job.hold_id = hold.id
+    return verdict
+
+
+def _kill_switch(session: Session, job: ActionJob) -> Verdict | None:
+    """Hold back every job, a person's retry too, while the kill switch is engaged.
+
+    The notifications of the `KillSwitchEngaged` event itself still go out.
+    """
+    verdict = kill_switch_verdict(session)
+    if verdict is None or job.kind == "scalr":
+        return verdict
+    trigger = session.get(Event, job.event_id)
+    if trigger is not None and policy.tells_of_kill_switch(trigger.name, trigger.source):
+        return None
+    return verdict
 
 
 def _silenced(session: Session, job: ActionJob, now: datetime, manual: bool) -> Verdict | None:
@@ -196,7 +215,7 @@ def claim_job(
         return None
     if (verdict := _guard(session, job, ruleset, config, now)) is not None:
         if verdict.status == HELD:
-            return holds.hold_job(job, verdict)
+            return holds.hold_job(job, verdict)  # job.hold_id was set by _held
         return finish(session, job, verdict.status, verdict.reason, now)
     job.status = RUNNING
     job.attempts += 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-
 import click
 from flask.cli import AppGroup
 
@@ -22,7 +20,12 @@ def list_command(everything: bool) -> None:
         holds = list_holds(session, include_cleared=everything)
         for hold in holds:
             state = f"cleared by {hold.cleared_by}" if hold.cleared_at else "in force"
-            click.echo(f"#{hold.id} {hold.rule} key={hold.throttle_key!r} {state}: {hold.reason}")
+            scope = (
+                f"storm farm_role={hold.farm_role_id}"
+                if hold.farm_role_id is not None
+                else f"{hold.rule} key={hold.throttle_key!r}"
+            )
+            click.echo(f"#{hold.id} {scope} {state}: {hold.reason}")
         if not holds:
             click.echo("no holds")
 
@@ -30,14 +33,21 @@ def list_command(everything: bool) -> None:
 @holds_cli.command("clear")
 @click.argument("hold_id", type=int)
 @click.option("--cancel", is_flag=True, help="Cancel the held jobs instead of releasing them.")
-def clear_command(hold_id: int, cancel: bool) -> None:
-    """Clear a hold; its held jobs run now (or are cancelled with --cancel)."""
-    who = f"console:{getpass.getuser()}"
+@click.option("--reason", default="", help="Why it is safe now (kept in the audit trail).")
+def clear_command(hold_id: int, cancel: bool, reason: str) -> None:
+    """Clear a hold; its held jobs run now (or are cancelled with --cancel); audited."""
+    from app.audit import audit
+    from app.controls_cli import console_actor
+
+    actor = console_actor()
+    choice = CANCEL if cancel else RELEASE
     with get_services().session_factory() as session:
         try:
-            hold, jobs = clear_hold(session, hold_id, who, CANCEL if cancel else RELEASE)
+            hold, jobs = clear_hold(session, hold_id, actor.label, choice)
         except ControlError as exc:
             raise click.ClickException(exc.message) from None
+        audit(session, actor, "hold.clear", f"hold:{hold_id}", reason=reason or None,
+              detail={"held_jobs": choice})  # fmt: skip
         session.commit()
         done = "cancelled" if cancel else "released"
         click.echo(f"hold #{hold.id} cleared; {len(jobs)} held jobs {done}")

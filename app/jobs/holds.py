@@ -1,6 +1,7 @@
 """Holds: a rule's changing Scalr jobs for one throttle key wait `held` until a person clears it.
 
-A remediation left `unverified` places a hold (app.jobs.verify). The claim
+A remediation left `unverified` places a hold (app.jobs.verify); a storm
+places one on a farm role's launches (app.jobs.storms, rule ""). The claim
 asks `held_verdict` before a changing Scalr job runs; a held job is not
 finished (its followers keep waiting) and is not claimable. Clearing the
 hold releases the held jobs to run now, or cancels them.
@@ -53,37 +54,47 @@ def place_hold(session: Session, job: ActionJob, kind: str, reason: str, now: da
     return hold
 
 
-def held_verdict(session: Session, job: ActionJob) -> policy.Verdict | None:
+def held_verdict(session: Session, job: ActionJob) -> tuple[policy.Verdict, Hold] | None:
     """Say whether a claimed job must wait for a person: its rule and key are held."""
     if job.kind != "scalr" or not (job.spec or {}).get("mutating"):
         return None
     if (job.spec or {}).get("manual"):
         return None  # a person queued it by hand: they have looked
     hold = active_hold(session, job.rule, job.throttle_key)
-    return policy.held(hold.id, hold.reason) if hold is not None else None
+    return (policy.held(hold.id, hold.reason), hold) if hold is not None else None
 
 
-def hold_job(job: ActionJob, verdict: policy.Verdict) -> ActionJob:
+def hold_job(job: ActionJob, verdict: policy.Verdict, hold: Hold | None = None) -> ActionJob:
     """Park a claimed job `held`: not claimable, not finished, its followers still waiting."""
     job.status = HELD
     job.reason = verdict.reason
+    job.hold_id = hold.id if hold is not None else job.hold_id
     job.locked_by = None
     job.lease_expires_at = None
     return job
 
 
+def hold_of_job(session: Session, job: ActionJob) -> Hold | None:
+    """Return the hold in force that keeps (or would keep) this job waiting, if any."""
+    if job.hold_id is not None:
+        hold = session.get(Hold, job.hold_id)
+        if hold is not None and hold.cleared_at is None:
+            return hold
+    if job.kind != "scalr":
+        return None
+    return active_hold(session, job.rule, job.throttle_key)
+
+
 def jobs_held_by(session: Session, hold: Hold) -> list[ActionJob]:
     """Return the jobs a hold keeps waiting, oldest first."""
-    return list(
-        session.scalars(
-            select(ActionJob)
-            .where(ActionJob.status == HELD)
-            .where(ActionJob.rule == hold.rule)
-            .where(ActionJob.throttle_key == (hold.throttle_key or None))
-            .order_by(ActionJob.id)
-            .with_for_update()
+    query = select(ActionJob).where(ActionJob.status == HELD)
+    if hold.farm_role_id is not None:
+        query = query.where(ActionJob.hold_id == hold.id)
+    else:
+        query = query.where(ActionJob.rule == hold.rule).where(
+            ActionJob.throttle_key == (hold.throttle_key or None)
         )
-    )
+    return list(session.scalars(query.order_by(ActionJob.id).with_for_update()))
 
 
 def list_holds(session: Session, include_cleared: bool = False) -> list[Hold]:
@@ -120,4 +131,5 @@ def clear_hold(
             job.status = SCHEDULED
             job.reason = f"released by {who} (hold #{hold.id} cleared)"
             job.run_at = now
+            job.hold_id = None
     return hold, jobs

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.jobs import policy
+from app.jobs import own_events, policy
 from app.jobs.control import ControlError
 from app.jobs.policy import Verdict
 from app.models.controls import KILL_SWITCH_ROW, KillSwitch
@@ -65,7 +65,19 @@ def engage_kill_switch(session: Session, who: str, reason: str, now: datetime) -
     row.engaged_at = now
     row.released_by = None
     row.released_at = None
+    _emit_engaged(session, row, now)
     return row
+
+
+def _emit_engaged(session: Session, row: KillSwitch, now: datetime) -> None:
+    """Emit `KillSwitchEngaged` with who and why, so a rule can tell people (same transaction)."""
+    own_events.emit_event(
+        session,
+        "KillSwitchEngaged",
+        f"kill switch engaged by {row.engaged_by}: {row.reason}",
+        now,
+        data={"engaged_by": row.engaged_by, "reason": row.reason, "engaged_at": now.isoformat()},
+    )
 
 
 def release_kill_switch(session: Session, who: str, now: datetime) -> KillSwitch:

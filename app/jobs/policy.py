@@ -312,6 +312,38 @@ def new_flap_episode(last_change_at: datetime | None, now: datetime, per_seconds
     return last_change_at is None or last_change_at < now - timedelta(seconds=per_seconds)
 
 
+# -- closed loop: storms --------------------------------------------------------
+
+STORM_DOWN = ("HostDown", "HostCrash")
+# Fewer servers than this down is a loss, not a storm: a one-server role is still replaced.
+STORM_MIN_DOWN = 2
+
+
+def storm_since(now: datetime, per_seconds: int, cleared_at: datetime | None) -> datetime:
+    """Return where a farm role's storm window starts: clearing a storm starts it afresh."""
+    since = now - timedelta(seconds=per_seconds)
+    return cleared_at if cleared_at is not None and cleared_at > since else since
+
+
+def storm(
+    farm_role_id: int, down: int, known: int, share: float, per_seconds: int
+) -> Verdict | None:
+    """Hold launches for a farm role when more than `share` of its known servers went down."""
+    if share <= 0 or down < STORM_MIN_DOWN or known <= 0 or down / known <= share:
+        return None
+    return Verdict(
+        HELD,
+        f"storm: {down} of {known} known servers of farm role {farm_role_id} went down in the "
+        f"last {format_duration(per_seconds)} (more than {share:.0%}); its launches wait for a "
+        "person to release or cancel them",
+    )
+
+
+def storm_hold_reason(farm_role_id: int, storm_reason: str) -> str:
+    """Say why a farm role's launches are held (the storm hold's own reason)."""
+    return f"launches of farm role {farm_role_id} held: {storm_reason}"
+
+
 # -- operator controls: the kill switch and silences ----------------------------
 
 
@@ -324,6 +356,11 @@ def kill_switch(
     when = at.strftime("%Y-%m-%d %H:%M:%S UTC") if at is not None else "an unknown time"
     who, reason = by or "an operator", why or "no reason given"
     return Verdict(SKIPPED, f"kill switch engaged by {who} at {when}: {reason}")
+
+
+def tells_of_kill_switch(trigger_name: str, trigger_source: str | None) -> bool:
+    """Say whether a notification job tells people of the kill switch (it runs while engaged)."""
+    return trigger_name == "KillSwitchEngaged" and trigger_source == SOURCE_LIFEGUARD
 
 
 def kill_switch_stops_retry(verdict: Verdict, attempts: int) -> Verdict:

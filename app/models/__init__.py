@@ -5,7 +5,7 @@ from app.models.controls import AuditEntry, KillSwitch, Silence
 from app.models.event import Event
 from app.models.inventory import Server
 from app.models.job import ActionJob, JobAttempt
-from app.models.loop import FlapEpisode, Hold
+from app.models.loop import FarmTraffic, FlapEpisode, Hold
 from app.models.ops import Breaker, PeriodicTask, RuleState, WorkerHeartbeat
 from app.models.scalr import ScalrApiUsage
 
@@ -15,6 +15,7 @@ __all__ = [
     "Base",
     "Breaker",
     "Event",
+    "FarmTraffic",
     "FlapEpisode",
     "Hold",
     "JobAttempt",

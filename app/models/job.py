@@ -78,6 +78,8 @@ class ActionJob(Base):
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     # `expect:` of a succeeded action: the server whose event confirms it, and by when.
     expect_server_id: Mapped[str | None] = mapped_column(String(64))
+    # The hold that keeps this job `held` (a storm's or an unverified remediation's).
+    hold_id: Mapped[int | None] = mapped_column(BigInteger)
     expect_deadline: Mapped[datetime | None] = mapped_column()
     verified_event_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,8 +6,10 @@ evaluated; a match becomes a pending job due at `received_at + delay`; a
 `cancel_on` event of the same server cancels pending jobs, as the matcher
 does; when a job comes due the throttle decides, counting the fires of the
 same key in the `per` seconds before it (a sliding window). The decisions and
-their texts are the claim's own (`app.jobs.policy`). Pauses and dry runs are
-ignored: this answers what the rule itself would do.
+their texts are the claim's own (`app.jobs.policy`). Before the throttle,
+the closed loop's guards decide as the claim does (app.queries.backtest_loop):
+a hold in force then, a storm of the farm role, a flapping server. Pauses
+and dry runs are ignored: this answers what the rule itself would do.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.jobs import policy
 from app.models.event import Event
+from app.queries.backtest_loop import FLAPPING, HELD, LoopGuards, LoopLimits
 from app.rules.errors import TemplateError
 from app.rules.matching import evaluate
 from app.rules.model import Rule
@@ -54,6 +57,7 @@ class Decision:
     outcome: str = FIRE
     key: str | None = None
     detail: str = ""
+    farm_role_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the decision as JSON-ready data."""
@@ -82,6 +86,7 @@ class BacktestResult:
     counts: Counter[str] = field(default_factory=Counter)
     misses: Counter[str] = field(default_factory=Counter)
     decisions: list[Decision] = field(default_factory=list)
+    loop_facts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready data."""
@@ -96,6 +101,9 @@ class BacktestResult:
             "would_fire": self.counts[FIRE],
             "would_be_throttled": self.counts[THROTTLED],
             "would_be_cancelled": self.counts[CANCELLED],
+            "would_be_held": self.counts[HELD],
+            "would_be_skipped_flapping": self.counts[FLAPPING],
+            "loop_events_read": self.loop_facts,
             "errors": self.counts[ERROR],
             "not_matched_because": dict(self.misses.most_common(10)),
             "decisions": [d.to_dict() for d in self.decisions],
@@ -106,9 +114,10 @@ class BacktestResult:
 class _Replay:
     """The state of one replay: jobs waiting for their time, and recent fires per key."""
 
-    def __init__(self, rule: Rule, result: BacktestResult) -> None:
+    def __init__(self, rule: Rule, result: BacktestResult, loop: LoopGuards | None = None) -> None:
         self.rule = rule
         self.result = result
+        self.loop = loop
         self.pending: deque[Decision] = deque()  # due times rise: one delay for the whole rule
         self.fired: dict[str, deque[datetime]] = {}
 
@@ -117,6 +126,10 @@ class _Replay:
         throttle = self.rule.throttle
         while self.pending and (until is None or self.pending[0].due_at <= until):
             job = self.pending.popleft()
+            if self.loop is not None and job.outcome == FIRE:
+                stopped = self.loop.verdict(job.server_id, job.farm_role_id, job.key, job.due_at)
+                if stopped is not None:
+                    job.outcome, job.detail = stopped
             if throttle is not None and job.outcome == FIRE:
                 key = job.key or ""
                 window = self.fired.setdefault(key, deque())
@@ -148,7 +161,7 @@ class _Replay:
         self.result.matched += 1
         job = Decision(
             fields["id"], fields["name"], fields["server_id"], received,
-            received + timedelta(seconds=self.rule.delay),
+            received + timedelta(seconds=self.rule.delay), farm_role_id=fields["farm_role_id"],
         )  # fmt: skip
         if self.rule.throttle is not None:
             try:
@@ -177,10 +190,20 @@ def _replay_row(replay: _Replay, rule: Rule, cancels: set[str], fields: dict[str
 
 
 def backtest(
-    session: Session, rule: Rule, since: datetime, until: datetime, cap: int = SCAN_CAP
+    session: Session,
+    rule: Rule,
+    since: datetime,
+    until: datetime,
+    cap: int = SCAN_CAP,
+    limits: LoopLimits | None = None,
 ) -> BacktestResult:
-    """Replay `rule` over the events received in [since, until), at most `cap` of them."""
+    """Replay `rule` over the events received in [since, until), at most `cap` of them.
+
+    `limits` are the flapping and storm defaults of the deployment (Config's when None).
+    """
     result = BacktestResult(rule=rule.name, since=since, until=until)
+    loop = LoopGuards(session, rule, limits or LoopLimits.of(rule), since, until)
+    result.loop_facts = loop.facts
     cancels = set(rule.cancel_on) if rule.delay > 0 else set()
     names = sorted(set(rule.events) | cancels)
     query = (
@@ -190,7 +213,7 @@ def backtest(
         .limit(cap + 1)
         .execution_options(yield_per=2000)
     )
-    replay = _Replay(rule, result)
+    replay = _Replay(rule, result, loop)
     rows = session.execute(query)
     try:  # a server-side cursor on PostgreSQL: close it even when stopping early
         for row in rows:

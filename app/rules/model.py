@@ -96,6 +96,17 @@ class Flap:
 
 
 @dataclass(frozen=True)
+class Storm:
+    """More than `share` of a farm role's known servers down within `per` s is a storm.
+
+    `share` 0 (`storm: false`) turns the check off for the rule.
+    """
+
+    share: float
+    per: int
+
+
+@dataclass(frozen=True)
 class Rule:
     """One validated rule."""
 
@@ -112,6 +123,7 @@ class Rule:
     on_failure: Literal["stop", "continue"] = "stop"
     line: int | None = None
     flap: Flap | None = None  # None: the global default (FLAP_MAX, FLAP_WINDOW_SECONDS)
+    storm: Storm | None = None  # None: the global default (STORM_SHARE, STORM_WINDOW_SECONDS)
 
     @cached_property
     def compiled(self) -> Callable[[Mapping[str, Any]], bool]:

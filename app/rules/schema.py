@@ -17,14 +17,14 @@ from typing import Any
 
 from app.eventnames import strip_on_prefix
 from app.rules.checker import Checker, suggest
-from app.rules.model import KNOWN_EVENTS, Action, Flap, Rule, Throttle
+from app.rules.model import KNOWN_EVENTS, Action, Flap, Rule, Storm, Throttle
 from app.rules.schema_actions import check_templates, parse_action
 from app.rules.schema_where import parse_where
 from app.rules.yamlsource import Document, child, item
 
 RULE_KEYS = (
     "name", "description", "enabled", "events", "where", "delay", "cancel_on",
-    "throttle", "dry_run", "on_failure", "actions", "flap",
+    "throttle", "dry_run", "on_failure", "actions", "flap", "storm",
 )  # fmt: skip
 _RULE_HINTS = {
     key: f"`{key}:` is read by YAML 1.1 as a boolean, not a word: write `events:` instead"
@@ -124,6 +124,7 @@ def _rule(check: Checker, value: Any, path: str) -> Rule | None:
         on_failure="continue" if on_failure == "continue" else "stop",
         line=check.doc.line(path),
         flap=_flap(check, mapping.get("flap", None), child(path, "flap")),
+        storm=_storm(check, mapping.get("storm", None), child(path, "storm")),
     )
     return rule if name else None
 
@@ -173,3 +174,23 @@ def _flap(check: Checker, value: Any, path: str) -> Flap | None:
     most = check.integer(mapping, "max", path, 3, 1, 1000)
     per = check.duration(mapping, "per", path, default=1800, maximum=MAX_THROTTLE_PERIOD, minimum=1)
     return Flap(most, per)
+
+
+def _storm(check: Checker, value: Any, path: str) -> Storm | None:
+    """Read `storm: {share: 0.5, per: 5m}`, or `storm: false` to turn the check off."""
+    if value is None:
+        return None
+    if value is False:
+        return Storm(0.0, 0)
+    mapping = check.mapping(value, path, ("share", "per"), ("share", "per"))
+    if mapping is None:
+        return None
+    share = mapping.get("share", 0.5)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
+        check.error(
+            child(path, "share"),
+            f"expected a number above 0 and below 1 (0.5: more than half), got {share!r}",
+        )
+        share = 0.5
+    per = check.duration(mapping, "per", path, default=300, maximum=MAX_THROTTLE_PERIOD, minimum=1)
+    return Storm(float(share), per)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Config
 from app.db import transaction, utcnow
 from app.inventory.sync import sync_all
+from app.jobs import ingest_gap
 from app.jobs.claim import claim_job, next_due_at, reap_expired_leases
 from app.jobs.create import claim_event, process_event
 from app.jobs.notify import Listener
@@ -33,6 +34,7 @@ from app.retention import prune_events
 from app.rules.store import RulesStore
 from app.scalr.client import ScalrClient, build_client
 from app.scalr.environments import ScalrEnvironments
+from app.scalr.errors import ScalrConfigError
 from app.worker.execute import ClientCache, JobView, Outcome, perform
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ MAX_BACKOFF_SECONDS = 10.0
 # so a year of backlog drains over hours without holding up the jobs.
 PRUNE_SECONDS = 300
 PRUNE_BATCHES = 20
+# How often (for the whole deployment) farms' traffic is learned and ingest gaps are looked for.
+INGEST_GAP_CHECK_SECONDS = 60
 
 
 class Worker:
@@ -80,6 +84,7 @@ class Worker:
         self.current_job: int | None = None
         self._last = {
             "beat": 0.0, "reap": 0.0, "rules": 0.0, "sync": 0.0, "prune": 0.0, "verify": 0.0,
+            "gaps": 0.0,
         }  # fmt: skip
         self._warned_rules = False
 
@@ -258,6 +263,54 @@ class Worker:
             self.sync_inventory(every)
         if self.config.retention_days > 0 and self._due("prune", 60):
             self.prune()
+        if ingest_gap.enabled(self.config) and self._due("gaps", 10):
+            self.check_ingest_gaps()
+
+    def check_ingest_gaps(self) -> list[int]:
+        """Learn farms' traffic and emit IngestGap for silent ones, once per interval in all.
+
+        Return the ids of the IngestGap events emitted. Scalr is asked outside
+        any transaction: a slow EventsList holds no lock.
+        """
+        try:
+            with transaction(self.factory) as session:
+                if not claim_periodic(
+                    session, "ingest_gap", INGEST_GAP_CHECK_SECONDS, self.id, self.clock()
+                ):
+                    return []
+        except IntegrityError:
+            return []
+        now = self.clock()
+        with transaction(self.factory) as session:
+            learned = ingest_gap.learn(session, now)
+            quiet = []
+            for traffic in ingest_gap.silent_farms(session, self.config, now):
+                since = ingest_gap.since_for_scalr(traffic.last_event_at)
+                have = ingest_gap.events_we_have(session, traffic.farm_id, since)
+                where = ingest_gap.environment_of(session, traffic.farm_id, self.environments)
+                quiet.append((traffic.farm_id, since, have, where))
+        emitted: list[int] = []
+        for farm_id, since, have, environment in quiet:
+            missed = self._missed_events(farm_id, since, have, environment)
+            with transaction(self.factory) as session:
+                event = ingest_gap.open_gap(session, farm_id, self.config, missed, self.clock())
+                if event is not None:
+                    emitted.append(event.id)
+        summary = f"learned {learned} events; {len(emitted)} new gaps"
+        with transaction(self.factory) as session:
+            record_periodic(session, "ingest_gap", summary)
+        return emitted
+
+    def _missed_events(
+        self, farm_id: int, since: datetime, have: int, environment: str | None
+    ) -> ingest_gap.Missed:
+        if environment is None:
+            return ingest_gap.Missed(None, "no Scalr API configured")
+        try:
+            client = self.clients.get(environment)
+        except ScalrConfigError as exc:
+            return ingest_gap.Missed(None, f"Scalr environment {environment!r}: {exc}")
+        return ingest_gap.missed_events(client, farm_id, since, have)
 
     def prune(self) -> None:
         """Delete events past RETENTION_DAYS, a bounded slice at a time, once per interval

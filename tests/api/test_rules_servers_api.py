@@ -60,6 +60,8 @@ def test_backtest(api, db_session):
     body = response.get_json()
     assert response.status_code == 200
     assert (body["would_fire"], body["would_be_throttled"], body["scanned"]) == (2, 1, 3)
+    assert (body["would_be_held"], body["would_be_skipped_flapping"]) == (0, 0)
+    assert body["loop_events_read"] == 3  # the down/up events the flapping check read
     assert [d["outcome"] for d in body["decisions"]] == [
         "would_fire",
         "would_fire",
@@ -120,6 +122,7 @@ def test_event_explanation(api, db_session):
     assert body["evaluations"] == stored
     assert body["rules_version"] == "v1"
     assert [j["id"] for j in body["jobs"]] == [job.id]
+    assert body["loop"] == []  # no hold, storm or flapping concerns it
     current = {e["rule_name"]: e for e in body["current"]["evaluations"]}
     assert current["replace-terminated-web"]["failures"][0]["path"] == "where.farm_id"
     assert current["replace-terminated-web"]["failures"][0]["actual"] == 7

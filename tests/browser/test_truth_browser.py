@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from datetime import timedelta
@@ -21,7 +22,24 @@ from tests.factories import gen_event
 pytestmark = pytest.mark.browser
 
 NARROW = {"width": 400, "height": 800}
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS_SCREENSHOT = ROOT / "docs" / "dashboard.png"
+# The digest of the templates and static files the committed screenshot was taken from.
+DOCS_SCREENSHOT_SOURCE = ROOT / "docs" / "dashboard.png.source"
+UPDATE_COMMAND = (
+    "LIFEGUARD_UPDATE_DOCS_SCREENSHOT=1 .venv/bin/python -m pytest "
+    "tests/browser/test_truth_browser.py -k health"
+)
+
+
+def look_digest() -> str:
+    """SHA-256 over every template and static file: what decides how a page looks."""
+    digest = hashlib.sha256()
+    for base in (ROOT / "app" / "templates", ROOT / "app" / "static"):
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def fresh(session, model, key):
@@ -72,9 +90,16 @@ def test_overview_health_line_says_every_outcome(page, db_session, artifacts_dir
     page.evaluate("document.getElementById('health-line').setAttribute('data-stale', '1')")
     page.locator("#health-line[data-stale]").wait_for(state="detached", timeout=20_000)
     page.screenshot(path=str(artifacts_dir / "dashboard-overview-health.png"), full_page=True)
-    # docs/dashboard.png is this test's screenshot, copied only on request (README).
+    # docs/dashboard.png (shown in the README) is this test's screenshot. It is copied on
+    # request, so the repository does not churn a binary on every run, and this test fails
+    # once a template or style has changed since: the README never shows a stale page.
     if os.environ.get("LIFEGUARD_UPDATE_DOCS_SCREENSHOT") == "1":
         shutil.copy(artifacts_dir / "dashboard-overview-health.png", DOCS_SCREENSHOT)
+        DOCS_SCREENSHOT_SOURCE.write_text(look_digest() + "\n")
+    recorded = DOCS_SCREENSHOT_SOURCE.read_text().strip() if DOCS_SCREENSHOT.exists() else ""
+    assert recorded == look_digest(), (
+        f"docs/dashboard.png was taken before the templates changed: run {UPDATE_COMMAND}"
+    )
 
 
 def test_events_list_shows_each_outcome_and_role(page, db_session):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.db import utcnow
 from app.models.controls import AuditEntry, Silence
+from app.models.loop import Hold
 from app.users import ROLES, may_control
 from tests.controls.helpers import PASSWORDS, form_post, log_in_as, make_people
 from tests.dashboard.helpers import gen_breaker, gen_job
@@ -49,6 +50,11 @@ CONTROLS = [
         ("/health/kill-switch", {"engaged": "off", "confirm": "yes"}),
         ("POST", "/api/v1/kill-switch", {"engaged": False}),
     ),
+    (
+        "hold.clear",
+        ("/actions/{job}/clear-hold", {"held_jobs": "release", "reason": "image fixed"}),
+        ("POST", "/api/v1/holds/{hold}/clear", {"held_jobs": "cancel", "reason": "storm over"}),
+    ),
 ]
 
 
@@ -59,16 +65,21 @@ def people(make_app, tmp_path):
 
 def _setup(db_session, control: str) -> dict[str, int]:
     event = gen_event(db_session)
-    status = "dead" if control == "job.retry" else "scheduled"
+    status = {"job.retry": "dead", "hold.clear": "held"}.get(control, "scheduled")
     job = gen_job(db_session, event.id, status=status)
     if control == "breaker.close":
         gen_breaker(db_session)
+    # A storm holds the job (every control's setup has one; only hold.clear clears it).
+    hold = Hold(rule="", throttle_key="", kind="storm", reason="storm", farm_role_id=5)
+    db_session.add(hold)
+    db_session.flush()
+    job.hold_id = hold.id
     now = utcnow()
     silence = Silence(matchers={"farm_id": 1}, starts_at=now, ends_at=now + timedelta(hours=1),
                       comment="c", created_by="x")  # fmt: skip
     db_session.add(silence)
     db_session.commit()
-    return {"job": job.id, "silence": silence.id}
+    return {"job": job.id, "silence": silence.id, "hold": hold.id}
 
 
 def _denials(db_session, control: str) -> list[AuditEntry]:

@@ -129,3 +129,23 @@ def test_health_shows_the_last_inventory_sync(admin, db_session):
     db_session.commit()
     text = admin.get("/health").get_data(as_text=True)
     assert "default: 7" in text and "w1" in text
+
+
+def test_health_lists_open_ingest_gaps(admin, db_session):
+    from app.models.loop import FarmTraffic
+
+    text = admin.get("/health").get_data(as_text=True)
+    assert "Ingest gaps" in text and "within its silence bound" in text
+    last = gen_event(db_session, farm_id=1439)
+    gap = gen_event(db_session, name="IngestGap", source="lifeguard", farm_id=1439)
+    quiet = FarmTraffic(farm_id=1439, last_event_at=utcnow() - timedelta(hours=2),
+                        last_event_id=last.id, events=40, mean_gap_seconds=61.25,
+                        gap_since=utcnow(), gap_event_id=gap.id, gap_missed=3)  # fmt: skip
+    fine = FarmTraffic(farm_id=1500, last_event_at=utcnow(), last_event_id=last.id, events=1)
+    db_session.add_all([quiet, fine])
+    db_session.commit()
+    text = admin.get("/health").get_data(as_text=True)
+    assert f"IngestGap #{gap.id}" in text and f"#{last.id}" in text
+    assert "<td>1439</td>" in text and "<td>1500</td>" not in text
+    assert "61.2 s" in text or "61.3 s" in text
+    assert "<td>3</td>" in text

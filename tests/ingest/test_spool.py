@@ -107,3 +107,25 @@ def test_a_full_spool_refuses_with_503_and_the_database_away_spools(make_app, se
     stats = ingest_of(app).stats()
     assert stats.depth == 1 + codes.count(202)
     assert client.get("/readyz").get_json()["checks"]["spool"]["depth"] == stats.depth
+
+
+def test_the_writers_driver_insert_stores_rows_as_the_session_path_does(session_factory):
+    """JSON columns, the aware timestamp and every field read back the same either way."""
+    body = json.dumps(
+        {"eventName": "HostUp", "eventId": "e-same", "data": {"SCALR_FARM_ID": "7"}}
+    ).encode()
+    by_writer = store.webhook_row(hook(body), keep_user_variables=False)
+    by_session = dict(by_writer, ingest_key=store.new_ingest_key(), external_id="e-other")
+    ticket = Ticket(by_writer)
+    GroupWriter(session_factory).commit_batch([ticket])
+    with session_factory() as session:
+        (other,) = replay_commit(session, [by_session])
+    with session_factory() as session:
+        a, b = session.get(Event, ticket.wait(1).id), session.get(Event, other.id)
+        assert a is not None and b is not None
+        skip = {"id", "ingest_key", "external_id"}
+        for column in store.INSERT_COLUMNS:
+            if column not in skip:
+                assert getattr(a, column) == getattr(b, column), column
+        assert a.received_at == by_writer["received_at"] and a.received_at.tzinfo is not None
+        assert a.data == {"SCALR_FARM_ID": "7"} and a.raw == by_writer["raw"]

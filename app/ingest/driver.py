@@ -1,0 +1,206 @@
+"""The group-commit writer's insert, run on the database driver's own connection.
+
+The same `INSERT ... ON CONFLICT DO NOTHING RETURNING id, ingest_key` as
+`store.insert_rows`, compiled by SQLAlchemy for the engine's dialect once per batch size
+and bound with the columns' own bind processors (so JSON and timestamps are stored
+exactly as the ORM stores them), but executed on the DBAPI connection the writer thread
+keeps while it is busy: no Session, no Core execution context and no pool checkout (nor
+PostgreSQL pre-ping) per batch. Measured in bench/cpu.py, that machinery cost more CPU
+than the insert itself.
+
+- SQLite: `BEGIN IMMEDIATE`, the insert, `COMMIT`.
+- PostgreSQL: ONE statement in autocommit, `WITH ins AS (INSERT ...) SELECT ...,
+  pg_notify(...)`: a single statement is its own transaction, committed (and its NOTIFY
+  delivered) before the server answers, so a batch costs one round trip instead of five
+  (ping, BEGIN, INSERT, NOTIFY, COMMIT).
+
+Either way a batch is committed when `DriverInsert.commit` returns, and not before.
+Driver errors are raised as SQLAlchemy's `DBAPIError` subclasses, as the Session path
+raises them, so the writer tells "database away" from "bad row" the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, String, bindparam, text
+from sqlalchemy.exc import DBAPIError
+
+from app.ingest.store import (
+    INSERT_COLUMNS,
+    Stored,
+    count_received,
+    insert_bindparams,
+    insert_sql,
+    insert_statement,
+)
+from app.jobs.notify import EVENTS_CHANNEL
+from app.models.event import Event
+
+Processor = Callable[[Any], Any] | None
+TABLE = Event.__tablename__
+
+
+class DriverInsert:
+    """Insert and commit event rows on a raw DBAPI connection of `engine`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.postgres = self.dialect.name == "postgresql"
+        table = Event.__table__
+        self._processors: list[tuple[str, Processor]] = [
+            (column, table.c[column].type.dialect_impl(self.dialect).bind_processor(self.dialect))
+            for column in INSERT_COLUMNS
+        ]
+        self._compiled: dict[int, tuple[str, tuple[str, ...]]] = {}
+
+    def _statement(self, rows: int) -> tuple[str, tuple[str, ...]]:
+        """Return the driver's SQL for `rows` rows and its positional parameter order."""
+        found = self._compiled.get(rows)
+        if found is None:
+            statement = insert_statement(rows)
+            if self.postgres:
+                # A CTE's INSERT runs once whatever the outer query reads; the NOTIFY is sent
+                # only when a row is new (no row returned, no call) and delivered at commit.
+                cte = insert_sql(rows)  # constants of store: nothing comes from input
+                statement = text(
+                    f"WITH ins AS ({cte}) SELECT id, ingest_key, "  # noqa: S608
+                    "pg_notify(:notify_channel, (SELECT max(id) FROM ins)::text) FROM ins"
+                ).bindparams(*insert_bindparams(rows), bindparam("notify_channel", type_=String()))
+            compiled = statement.compile(dialect=self.dialect)
+            if self.postgres:
+                # PostgreSQL's own $n placeholders, for psycopg's RawCursor: psycopg parses a
+                # %(name)s query on every execute once it is past 4 KiB (it caches shorter
+                # ones), which a batch of a few rows already is.
+                names: list[str] = []
+
+                def number(match: re.Match[str]) -> str:
+                    names.append(match.group(1))
+                    return f"${len(names)}"
+
+                found = (re.sub(r"%\((\w+)\)s", number, compiled.string), tuple(names))
+            else:
+                positions = tuple(compiled.positiontup or ())
+                found = (compiled.string, positions)
+            self._compiled[rows] = found
+        return found
+
+    def _parameters(self, rows: Sequence[dict[str, Any]], positions: tuple[str, ...]) -> list[Any]:
+        values: dict[str, Any] = {"notify_channel": EVENTS_CHANNEL} if self.postgres else {}
+        for i, row in enumerate(rows):
+            for column, process in self._processors:
+                value = row[column]
+                values[f"{column}_{i}"] = process(value) if process is not None else value
+        return [values[name] for name in positions]
+
+    def connect(self) -> Any:
+        """Return a DBAPI connection of the caller's own, set up by the engine's listeners.
+
+        Detached from the pool: the writer thread keeps it while busy and closes it itself,
+        so it is never handed back into a pool that was disposed meanwhile.
+        """
+        try:
+            pooled = self.engine.raw_connection()
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(exc, None) from exc
+        pooled.detach()
+        connection = pooled.dbapi_connection
+        if self.postgres:
+            connection.autocommit = True  # type: ignore[union-attr]
+        return connection
+
+    def alive(self, connection: Any) -> bool:
+        """Say whether a connection kept idle for a while still answers (a pre-ping)."""
+        if not self.postgres:
+            return True  # a file: nothing to lose while idle
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return True
+        except self.dialect.loaded_dbapi.Error:
+            return False
+
+    @staticmethod
+    def release(connection: Any) -> None:
+        """Close a connection of `connect`."""
+        connection.close()
+
+    def _wrapped(self, exc: Exception, sql: str | None) -> DBAPIError:
+        """Return the driver's `exc` as SQLAlchemy raises it (`OperationalError`, ...)."""
+        return DBAPIError.instance(  # type: ignore[return-value]
+            sql, None, exc, self.dialect.loaded_dbapi.Error, hide_parameters=True
+        )
+
+    def _cursor(self, connection: Any) -> Any:
+        if self.postgres:
+            import psycopg
+
+            return psycopg.RawCursor(connection)
+        return connection.cursor()
+
+    def _marks(self, count: int) -> str:
+        """Return `count` positional placeholders for this driver, comma-separated."""
+        if self.postgres:
+            return ", ".join(f"${i}" for i in range(1, count + 1))
+        return ", ".join(["?"] * count)
+
+    def commit(self, connection: Any, rows: Sequence[dict[str, Any]]) -> list[Stored]:
+        """Insert `rows` in one transaction and commit it; count the new ones."""
+        sql, positions = self._statement(len(rows))
+        params = self._parameters(rows, positions)
+        cursor = self._cursor(connection)
+        try:
+            try:
+                if not self.postgres:
+                    cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(sql, params)
+                by_key: dict[str, int] = {row[1]: row[0] for row in cursor.fetchall()}
+                stored = self._resolve(cursor, rows, by_key)
+                if not self.postgres:
+                    cursor.execute("COMMIT")
+            except BaseException:
+                if not self.postgres and connection.in_transaction:
+                    connection.rollback()
+                raise
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(exc, sql) from exc
+        finally:
+            cursor.close()
+        count_received([row for row, s in zip(rows, stored, strict=True) if not s.duplicate])
+        return stored
+
+    def _resolve(
+        self, cursor: Any, rows: Sequence[dict[str, Any]], by_key: dict[str, int]
+    ) -> list[Stored]:
+        """Return each row's `Stored`, looking up the rows a conflict kept out (rare)."""
+        missing = [row for row in rows if row["ingest_key"] not in by_key]
+        by_external: dict[str, int] = {}
+        if missing:
+            keys = [row["ingest_key"] for row in missing]
+            cursor.execute(
+                f"SELECT id, ingest_key FROM {TABLE} WHERE ingest_key IN "  # noqa: S608
+                f"({self._marks(len(keys))})",
+                keys,
+            )
+            by_key.update((key, id_) for id_, key in cursor.fetchall())
+            externals = [row["external_id"] for row in missing if row["external_id"] is not None]
+            if externals:
+                cursor.execute(
+                    f"SELECT id, external_id FROM {TABLE} WHERE external_id IN "  # noqa: S608
+                    f"({self._marks(len(externals))})",
+                    externals,
+                )
+                by_external.update((ext, id_) for id_, ext in cursor.fetchall())
+        stored = []
+        for row in rows:
+            key = row["ingest_key"]
+            if key in by_key:
+                stored.append(Stored(by_key[key]))
+            elif row["external_id"] in by_external:
+                stored.append(Stored(by_external[row["external_id"]], duplicate=True))
+            else:  # pragma: no cover - a constraint this code does not know of
+                raise RuntimeError(f"event row {key} was neither stored nor a known repeat")
+        return stored

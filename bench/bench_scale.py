@@ -1,0 +1,251 @@
+"""Lifeguard at scale on PostgreSQL: a storm of deliveries, and several workers.
+
+Storm: BENCH_STORM_DELIVERIES (10,000) unique `HostDown` deliveries posted by wrk as fast
+as Lifeguard answers (16 connections), with a worker matching them against a rule that
+launches a replacement for each. Measured: how long the posting took, how long until
+every event was matched and every job had ended, and that the remediation budget and
+breaker did exactly what they do for a trickle of the same rule (BENCH_STORM_TRICKLE
+deliveries, one every 50 ms, in a fresh database): as many launches as the budget
+allows, then the breaker open and every later job skipped.
+
+Workers: BENCH_SCALE_JOBS (200) launches, each answered by the simulator after
+BENCH_SCALE_LATENCY seconds (0.05, an injected latency: a real Scalr answers in
+tens to hundreds of milliseconds), run by one worker process and then, in a fresh
+database, by three. Measured: jobs per second from the first job's start to the last
+one's end, and that the simulator received each launch exactly once.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from sqlalchemy import text
+
+from app.db import make_engine
+from bench import servers
+from simulator import SimulatorServer, build_state, demo_config
+from simulator.faults import Fault
+
+LUA = Path(__file__).with_name("storm.lua")
+KEY, SECRET = "benchkey", "bench-secret-0123456789"
+RULES = """
+rules:
+  - name: replace
+    events: [HostDown]
+    actions:
+      - scalr: ServerLaunch
+        params: {FarmRoleID: "1978", IncreaseMaxInstances: 1}
+"""
+OPEN = ("scheduled", "running", "retrying")
+MESSAGE = "Instance {sid} (54.211.17.89) Internal IP: 10.183.42.7 terminated"
+
+
+@dataclass(frozen=True)
+class StormFigures:
+    """One run of many deliveries through a real web process and worker."""
+
+    deliveries: int
+    acknowledged: int
+    stored: int
+    post_seconds: float
+    settle_seconds: float  # from the first post until every event matched, every job ended
+    launches: int  # ServerLaunch calls the simulator received
+    statuses: dict[str, int]
+    breaker_open: bool
+    settled: bool  # every event matched and every job ended within the timeout
+    matched: int
+
+
+@dataclass(frozen=True)
+class ScaleFigures:
+    """Jobs run by `workers` worker processes."""
+
+    workers: int
+    jobs: int
+    seconds: float
+    launches: int
+    statuses: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        return self.jobs / self.seconds if self.seconds else 0.0
+
+
+def _scalr(sim: SimulatorServer) -> dict[str, str]:
+    return {
+        "SCALR_API_URL": sim.url,
+        "SCALR_KEY_ID": KEY,
+        "SCALR_SECRET_KEY": SECRET,
+        "SCALR_ENV_ID": "3",
+    }
+
+
+def _simulator() -> SimulatorServer:
+    config = demo_config(KEY, SECRET)
+    config["timings"] = {"tick_seconds": 0}
+    return SimulatorServer(build_state(config, autotick=False))
+
+
+def _state(url: str) -> tuple[int, int, dict[str, int], bool]:
+    """Return (events stored, events matched, jobs by status, any breaker open)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            stored, matched = conn.execute(
+                text("SELECT count(*), count(processed_at) FROM events")
+            ).one()
+            statuses = dict(
+                conn.execute(text("SELECT status, count(*) FROM action_jobs GROUP BY status")).all()
+            )
+            breakers = conn.execute(
+                text("SELECT count(*) FROM breakers WHERE is_open")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(stored), int(matched), {k: int(v) for k, v in statuses.items()}, bool(breakers)
+
+
+def _settle(url: str, posted: int, timeout: float) -> bool:
+    """Wait until `posted` events are matched and no job is open; say whether they were."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stored, matched, statuses, _ = _state(url)
+        if matched >= posted and stored == matched and not any(statuses.get(s) for s in OPEN):
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def _storm_wrk(url: str, db_url: str, deliveries: int) -> tuple[int, float]:
+    """Post `deliveries` unique HostDowns with wrk; return the 202s and the seconds taken.
+
+    wrk runs for a fixed time, so the harness watches the events table and stops wrk
+    (SIGINT: it prints its summary) once the storm is stored.
+    """
+    argv = ["wrk", "-t2", "-c16", "-d300s", "--timeout", "10s", "-s", str(LUA), url]
+    started = time.perf_counter()
+    wrk = subprocess.Popen(  # noqa: S603 -- our own fixed command
+        [*argv, "--", str(int(time.time()))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        while wrk.poll() is None and _state(db_url)[0] < deliveries:
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+    finally:
+        if wrk.poll() is None:
+            wrk.send_signal(signal.SIGINT)
+        output = wrk.communicate(timeout=30)[0]
+    line = next(x for x in output.splitlines() if x.startswith("BENCH "))
+    values = dict(pair.split("=") for pair in line.split()[1:])
+    return int(values["accepted"]), seconds
+
+
+def _trickle(url: str, db_url: str, deliveries: int) -> tuple[int, float]:
+    """Post `deliveries` unique HostDowns one every 50 ms; return the 202s and seconds."""
+    started, accepted = time.perf_counter(), 0
+    with requests.Session() as http:
+        for n in range(deliveries):
+            sid = f"7a1c0000-{n:04x}-4535-a7ec-2fbf56486ff3"
+            answer = http.post(
+                url,
+                data={"event": "OnHostDown", "message": MESSAGE.format(sid=sid)},
+                timeout=10,
+            )
+            accepted += answer.status_code == 202
+            time.sleep(0.05)
+    return accepted, time.perf_counter() - started
+
+
+def storm(pg_url: str, deliveries: int, trickle: bool, settle_timeout: float) -> StormFigures:
+    """Post a storm (or a trickle) through Lifeguard with its worker; return the figures."""
+    with tempfile.TemporaryDirectory(prefix="lifeguard-storm-") as tmp, _simulator() as sim:
+        workdir = Path(tmp)
+        rules = workdir / "rules.yml"
+        rules.write_text(RULES)
+        url, schema = servers.fresh_database(pg_url, workdir, "storm")
+        try:
+            name = "storm trickle" if trickle else "storm"
+            with servers.lifeguard(name, url, workdir, rules, _scalr(sim), True) as running:
+                began = time.perf_counter()
+                send = _trickle if trickle else _storm_wrk
+                acknowledged, post_seconds = send(running.url, url, deliveries)
+                stored = _state(url)[0]
+                settled = _settle(url, stored, settle_timeout - (time.perf_counter() - began))
+                settle_seconds = time.perf_counter() - began
+                stored, matched, statuses, breaker = _state(url)
+            return StormFigures(
+                deliveries, acknowledged, stored, post_seconds, settle_seconds,
+                len(sim.state.calls("ServerLaunch")), statuses, breaker, settled, matched,
+            )  # fmt: skip
+        finally:
+            if schema:
+                servers.drop_schema(pg_url, schema)
+
+
+def scale(pg_url: str, workers: int, jobs: int, latency: float) -> ScaleFigures:
+    """Run `jobs` launches with `workers` worker processes; return the throughput."""
+    with tempfile.TemporaryDirectory(prefix="lifeguard-scale-") as tmp, _simulator() as sim:
+        sim.state.add_fault(Fault("latency", action="ServerLaunch", latency=latency))
+        workdir = Path(tmp)
+        rules = workdir / "rules.yml"
+        rules.write_text(RULES)
+        url, schema = servers.fresh_database(pg_url, workdir, f"scale-{workers}")
+        try:
+            scalr = {**_scalr(sim), "REMEDIATION_BUDGET_MAX": str(jobs * 10)}
+            with servers.lifeguard(f"scale {workers}", url, workdir, rules, scalr, False) as web:
+                _, _ = _trickle_fast(web.url, jobs)
+            env = servers.lifeguard_env(url, workdir, rules, scalr)
+            log = workdir / "workers.log"
+            procs = [
+                servers._spawn([str(servers.BIN / "flask"), "--app", "wsgi", "worker"], env, log)
+                for _ in range(workers)
+            ]
+            try:
+                _settle(url, jobs, 600)
+            finally:
+                for proc in procs:
+                    servers._stop(proc)
+            engine = make_engine(url)
+            try:
+                with engine.connect() as conn:
+                    first, last = conn.execute(
+                        text("SELECT min(started_at), max(finished_at) FROM action_jobs")
+                    ).one()
+            finally:
+                engine.dispose()
+            statuses = _state(url)[2]
+            seconds = (last - first).total_seconds() if first and last else 0.0
+            return ScaleFigures(
+                workers, jobs, seconds, len(sim.state.calls("ServerLaunch")), statuses
+            )
+        finally:
+            if schema:
+                servers.drop_schema(pg_url, schema)
+
+
+def _trickle_fast(url: str, deliveries: int) -> tuple[int, float]:
+    """Post `deliveries` unique HostDowns back to back (no worker is running yet)."""
+    started, accepted = time.perf_counter(), 0
+    with requests.Session() as http:
+        for n in range(deliveries):
+            sid = f"5ca1e000-{n:04x}-4535-a7ec-2fbf56486ff3"
+            answer = http.post(
+                url, data={"event": "OnHostDown", "message": MESSAGE.format(sid=sid)}, timeout=10
+            )
+            accepted += answer.status_code == 202
+    return accepted, time.perf_counter() - started
+
+
+def summary(statuses: dict[str, int]) -> str:
+    """Return job statuses as `succeeded 20, skipped 9,980`."""
+    return ", ".join(f"{k} {v:,}" for k, v in Counter(statuses).most_common()) or "no jobs"
