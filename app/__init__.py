@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import PROJECT_ROOT, Config
-from app.dashboard.throttle import LoginThrottle
+from app.dashboard.throttle import LOGIN_FAILURES_FILE, LoginThrottle
 from app.db import make_engine, make_read_session_factory, make_session_factory, utcnow
 from app.health import scalr_checks
 from app.ingest.auth import FloodLimiter
@@ -60,7 +61,10 @@ def create_app(config: Config | None = None) -> Flask:
             rules=make_rules_store(config),
             clock=utcnow,
             flood_limiter=FloodLimiter(config.ingest_rate_per_minute),
-            login_throttle=LoginThrottle(),
+            # One count for every web process of the machine (a file they all map).
+            login_throttle=LoginThrottle(
+                clock=time.time, path=config.instance_path / LOGIN_FAILURES_FILE
+            ),
             scalr_environments=environments,
             scalr_check=lambda: scalr_checks(environments, factory),
             users=UsersStore(users_path(config)),

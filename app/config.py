@@ -186,6 +186,9 @@ class Config:
     worker_metrics_addr: str = "127.0.0.1"
     retry_base_seconds: float = 5.0
     retry_cap_seconds: float = 600.0
+    # A transient failure is retried for at least this long after the first attempt,
+    # whatever max_attempts says (a Scalr outage of minutes kills no job).
+    retry_window_seconds: float = 900.0
     webhook_allowed_urls: tuple[str, ...] = ()
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -266,6 +269,9 @@ class Config:
                 "RETRY_BASE_SECONDS", env.get("RETRY_BASE_SECONDS"), 5.0
             ),
             retry_cap_seconds=parse_float("RETRY_CAP_SECONDS", env.get("RETRY_CAP_SECONDS"), 600.0),
+            retry_window_seconds=parse_float(
+                "RETRY_WINDOW_SECONDS", env.get("RETRY_WINDOW_SECONDS"), 900.0
+            ),
             webhook_allowed_urls=tuple(
                 u.strip() for u in (env.get("WEBHOOK_ALLOWED_URLS") or "").split(",") if u.strip()
             ),

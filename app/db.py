@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -104,7 +105,64 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs["connect_args"] = postgres_connect_args(parsed.query, kwargs.get("connect_args"))
     return create_engine(url, **kwargs)
+
+
+# How a PostgreSQL session notices a database or network that went away, instead of
+# waiting forever. Found by the worker-outage fault test: a connection cut mid-transaction
+# leaves the server's session open ("idle in transaction", its row locks held) until the
+# server's own keepalive gives up, by default after two hours; the next transaction that
+# wants one of those rows (a job's outcome, the heartbeat, a replayed ingest_key) waited
+# behind it with no bound and ignored SIGTERM.
+#
+# - connect_timeout: a connection attempt to an unreachable host ends (seconds).
+# - keepalives: a connection to a peer that vanished without a reset is noticed in about
+#   idle + interval * count seconds; tcp_user_timeout ends one whose sent data stays
+#   unacknowledged (milliseconds).
+# - lock_timeout: a lock wait ends with an error the caller backs off from and tries again.
+# - idle_in_transaction_session_timeout: the server ends a session left in a transaction
+#   by a client that is gone, so its locks are released. No Lifeguard transaction stays
+#   idle that long: the worker calls Scalr outside its transactions.
+# - tcp_keepalives_*: the same keepalive from the server's side, for sessions not in a
+#   transaction.
+# A setting the URL or the caller already gives (`?connect_timeout=`,
+# `?options=-c lock_timeout=...`) is kept as given.
+PG_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30000,
+}
+PG_SESSION_SETTINGS = {
+    "lock_timeout": "10s",
+    "idle_in_transaction_session_timeout": "60s",
+    # The server's side of keepalive: it notices a client that vanished in ~60 s, not 2 h.
+    "tcp_keepalives_idle": "30",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
+}
+
+
+def postgres_connect_args(
+    query: Mapping[str, str | tuple[str, ...]], given: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return psycopg connect arguments with Lifeguard's timeouts, keeping what the URL sets."""
+    args = dict(given or {})
+    for name, value in PG_CONNECT_ARGS.items():
+        if name not in query:
+            args.setdefault(name, value)
+    # connect_args replace the URL's parameters: keep both sets of options, the given last.
+    raw = query.get("options", "")
+    options = " ".join(raw) if isinstance(raw, tuple) else raw
+    options = f"{options} {args.get('options', '')}".strip()
+    for name, value in PG_SESSION_SETTINGS.items():
+        if not re.search(rf"(^|\s)-c\s*{name}=", options):
+            options = f"{options} -c {name}={value}".strip()
+    args["options"] = options
+    return args
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -8,6 +8,7 @@ import re
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, abort, jsonify, request
@@ -55,6 +56,17 @@ def _drop_connection() -> Response:
     return Response(b"", status=200)
 
 
+def _huge_body(size: int) -> Iterator[bytes]:
+    """Yield `size` bytes of an XML answer that never ends, without holding them."""
+    head = b"<?xml version='1.0'?><FarmsListResponse><Padding>"
+    yield head[:size]
+    left = size - len(head)
+    block = b"x" * 65536
+    while left > 0:
+        yield block[: min(left, len(block))]
+        left -= len(block)
+
+
 def handle_api(state: SimState, req: Request) -> Response:
     """Answer one Query API request the way Scalr's api.php and ScalrAPICore do."""
     params = merged_params(req)
@@ -78,6 +90,8 @@ def handle_api(state: SimState, req: Request) -> Response:
             return _drop_connection()
         if fault.kind == "status":
             return done(Response(b"", status=fault.status), f"http {fault.status}")
+        if fault.kind == "huge":
+            return done(Response(_huge_body(fault.size), content_type="text/xml"), "huge")
 
     version = params.get("Version")
     if version not in SUPPORTED_VERSIONS:
@@ -198,6 +212,7 @@ def _control_blueprint(state: SimState) -> Blueprint:
                     latency=float(body.get("latency", 0)),
                     status=int(body.get("status", 500)),
                     message=str(body.get("message", "Simulated failure")),
+                    size=int(body.get("size", 0)),
                     farm_id=int(body["farm_id"]) if body.get("farm_id") is not None else None,
                 )
             )

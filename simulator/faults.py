@@ -12,7 +12,8 @@ class Fault:
 
     kind: "latency" (seconds), "status" (an HTTP status with an empty body),
     "error" (an <Error> answer with `message`), "drop" (close the socket without
-    answering) or "launch_failure" (ServerLaunch answers an empty <ServerID/>).
+    answering), "huge" (a 200 answer of `size` bytes, generated as it is sent) or
+    "launch_failure" (ServerLaunch answers an empty <ServerID/>).
     "drop_notifications" is not about API calls: the events of `farm_id` (every
     farm when None) named `action` (every event when None) are recorded (EventsList
     shows them) but their notifications are never sent, as when a farm's
@@ -25,6 +26,7 @@ class Fault:
     latency: float = 0.0
     status: int = 500
     message: str = "Simulated failure"
+    size: int = 0
     farm_id: int | None = None
 
 

@@ -45,9 +45,9 @@ def gunicorn(log_file: Path, **env: str) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"{base}/healthz", timeout=1)
+                requests.get(f"{base}/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow to answer at first
                 assert proc.poll() is None, log_file.read_text()
                 assert time.monotonic() < deadline, log_file.read_text()
                 time.sleep(0.1)

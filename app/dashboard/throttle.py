@@ -1,19 +1,29 @@
 """Slow down password guessing: per-address and per-user lockouts that double each time.
 
-Kept in process memory: each web process counts on its own, so N gunicorn workers
-allow at most N times the free attempts before everyone waits. That is enough
-to make guessing a long password hopeless without a table written on every
-failed login; a restart forgets the counts.
+Counted in this process's memory, or, given a `path`, in a small table of a file that
+every web process of the machine maps (`SharedRecords`, the approach of the ingest
+flood limiter), so N gunicorn workers allow the free attempts once, not N times. Only
+failed logins write to it; a good login clears its keys.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import math
+import mmap
+import os
+import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+# The shared table's file under the instance path.
+LOGIN_FAILURES_FILE = "login-failures.bin"
 
 
 @dataclass
@@ -21,6 +31,105 @@ class _Record:
     failures: int
     last_failure: float
     locked_until: float
+
+
+class _MemoryRecords:
+    """Records of this process, the oldest dropped past `max_keys`."""
+
+    def __init__(self, max_keys: int) -> None:
+        self.max_keys = max_keys
+        self._records: OrderedDict[str, _Record] = OrderedDict()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        yield
+
+    def get(self, key: str) -> _Record | None:
+        return self._records.get(key)
+
+    def put(self, key: str, record: _Record) -> None:
+        self._records[key] = record
+        self._records.move_to_end(key)
+        while len(self._records) > self.max_keys:
+            self._records.popitem(last=False)
+
+    def pop(self, key: str) -> None:
+        self._records.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+class SharedRecords:
+    """Records in a memory-mapped file shared by the machine's web processes.
+
+    A fixed table of `SLOTS` slots (8-byte key hash, 4-byte failure count, 4 spare, two
+    8-byte times), open addressing over `PROBES` slots. A full probe run overwrites its
+    least recently failed slot. Callers hold `locked()` (an `flock` on the file for other
+    processes, a lock for this process's threads) around a read and its write.
+    """
+
+    SLOTS = 4096
+    PROBES = 16
+    _SLOT = struct.Struct("<QIIdd")
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        size = self.SLOTS * self._SLOT.size
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if os.fstat(self._fd).st_size < size:
+            os.ftruncate(self._fd, size)
+        self._map = mmap.mmap(self._fd, size)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _digest(key: str) -> int:
+        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+        return digest or 1  # 0 marks an empty slot
+
+    def _offsets(self, digest: int) -> Iterator[int]:
+        for probe in range(self.PROBES):
+            yield ((digest + probe) % self.SLOTS) * self._SLOT.size
+
+    def get(self, key: str) -> _Record | None:
+        digest = self._digest(key)
+        for offset in self._offsets(digest):
+            slot_key, failures, _, last, until = self._SLOT.unpack_from(self._map, offset)
+            if slot_key == digest:
+                return _Record(failures, last, until)
+        return None
+
+    def put(self, key: str, record: _Record) -> None:
+        digest = self._digest(key)
+        target, oldest = None, math.inf
+        for offset in self._offsets(digest):
+            slot_key, _, _, last, _ = self._SLOT.unpack_from(self._map, offset)
+            if slot_key in (digest, 0):
+                target = offset
+                break
+            if last < oldest:
+                target, oldest = offset, last
+        assert target is not None
+        self._SLOT.pack_into(
+            self._map, target, digest, record.failures, 0, record.last_failure, record.locked_until
+        )
+
+    def pop(self, key: str) -> None:
+        digest = self._digest(key)
+        for offset in self._offsets(digest):
+            if self._SLOT.unpack_from(self._map, offset)[0] == digest:
+                # Mark it forgotten rather than empty, so later slots of its run stay found.
+                self._SLOT.pack_into(self._map, offset, digest, 0, 0, -math.inf, 0.0)
+                return
 
 
 class LoginThrottle:
@@ -34,27 +143,34 @@ class LoginThrottle:
         forget_seconds: float = 3600.0,
         max_keys: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        path: Path | None = None,
     ) -> None:
         self.free = free
         self.base_seconds = base_seconds
         self.cap_seconds = cap_seconds
         self.forget_seconds = forget_seconds
-        self.max_keys = max_keys
         self._clock = clock
         self._lock = threading.Lock()
-        self._records: OrderedDict[str, _Record] = OrderedDict()
+        self._records: _MemoryRecords | SharedRecords = (
+            SharedRecords(path) if path is not None else _MemoryRecords(max_keys)
+        )
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._lock, self._records.locked():
+            yield
 
     def _live(self, key: str, now: float) -> _Record | None:
         record = self._records.get(key)
         if record is not None and now - record.last_failure > self.forget_seconds:
-            del self._records[key]
+            self._records.pop(key)
             return None
         return record
 
     def retry_after(self, *keys: str) -> int:
         """Return the whole seconds to wait before another try with these keys (0: go ahead)."""
         now = self._clock()
-        with self._lock:
+        with self._locked():
             waits = [
                 record.locked_until - now
                 for key in keys
@@ -66,7 +182,7 @@ class LoginThrottle:
     def failed(self, *keys: str) -> None:
         """Count a failed login against every key."""
         now = self._clock()
-        with self._lock:
+        with self._locked():
             for key in keys:
                 record = self._live(key, now) or _Record(0, now, now)
                 record.failures += 1
@@ -75,13 +191,10 @@ class LoginThrottle:
                 if over >= 0:
                     delay = min(self.cap_seconds, self.base_seconds * 2.0**over)
                     record.locked_until = now + delay
-                self._records[key] = record
-                self._records.move_to_end(key)
-            while len(self._records) > self.max_keys:
-                self._records.popitem(last=False)
+                self._records.put(key, record)
 
     def succeeded(self, *keys: str) -> None:
         """Forget the failures of these keys after a good login."""
-        with self._lock:
+        with self._locked():
             for key in keys:
-                self._records.pop(key, None)
+                self._records.pop(key)

@@ -78,17 +78,31 @@ def next_step(
     retry_base: float,
     retry_cap: float,
     rng: random.Random | None = None,
+    first_tried_at: datetime | None = None,
+    retry_window: float = 0.0,
 ) -> NextStep:
-    """Decide the job's next status after attempt number `attempts` ended with `outcome`."""
+    """Decide the job's next status after attempt number `attempts` ended with `outcome`.
+
+    A transient failure is tried again while attempts are left, and also, whatever the
+    count, until `retry_window` seconds have passed since `first_tried_at`: five attempts
+    of a 5 s backoff span under a minute and a half, and an outage of Scalr longer
+    than that must not kill every job it met.
+    """
     if outcome.kind == "succeeded":
         return NextStep(SUCCEEDED, None)
     if outcome.kind == "skipped":
         return NextStep(SKIPPED, outcome.reason)
-    if outcome.kind == "retry" and attempts < max_attempts:
+    within_window = (
+        first_tried_at is not None and (now - first_tried_at).total_seconds() < retry_window
+    )
+    if outcome.kind == "retry" and (attempts < max_attempts or within_window):
         delay = backoff_seconds(attempts, retry_base, retry_cap, rng)
         if outcome.retry_after is not None:
             delay = max(delay, outcome.retry_after)
-        reason = f"attempt {attempts} of {max_attempts} failed; next in {delay:.1f}s"
+        if attempts < max_attempts:
+            reason = f"attempt {attempts} of {max_attempts} failed; next in {delay:.1f}s"
+        else:
+            reason = f"attempt {attempts} failed, within the retry window; next in {delay:.1f}s"
         return NextStep(RETRYING, reason, now + timedelta(seconds=delay))
     if outcome.kind == "retry":
         return NextStep(DEAD, f"gave up after {attempts} attempts")
@@ -105,6 +119,7 @@ def record_outcome(
     now: datetime,
     retry_base: float,
     retry_cap: float,
+    retry_window: float = 0.0,
 ) -> ActionJob | None:
     """Write the attempt and the job's new status (caller commits); None if the job moved on."""
     job = session.get(ActionJob, job_id, with_for_update=True)
@@ -143,6 +158,8 @@ def record_outcome(
         now=now,
         retry_base=retry_base,
         retry_cap=retry_cap,
+        first_tried_at=job.fired_at,
+        retry_window=retry_window,
     )
     if step.status == RETRYING and (held := kill_switch_verdict(session)) is not None:
         # The call in flight has ended; while the kill switch is engaged no retry starts.

@@ -193,11 +193,11 @@ class ScalrClient(TypedActionsMixin):
         timeout = (env.timeout_seconds, env.timeout_seconds)
         try:
             if method == "GET":
-                answer = self.session.get(env.api_url, params=wire, timeout=timeout)
+                answer = self.session.get(env.api_url, params=wire, timeout=timeout, stream=True)
             else:
-                answer = self.session.post(env.api_url, data=wire, timeout=timeout)
+                answer = self.session.post(env.api_url, data=wire, timeout=timeout, stream=True)
             with answer:
-                status, body = answer.status_code, answer.content
+                status, body = answer.status_code, read_capped(answer, action, env.timeout_seconds)
         except requests.Timeout:
             raise ScalrTransportError(
                 f"no answer from Scalr within {env.timeout_seconds:g}s", action=action
@@ -215,6 +215,46 @@ class ScalrClient(TypedActionsMixin):
             version=env.version,
             retry_after_seconds=seconds_to_next_window(self.clock()),
         )
+
+
+# The most of an answer read into memory. FarmGetDetails of a large farm is the longest
+# answer of the Query API and stays far below this; past it the answer is refused unread.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+def read_capped(
+    answer: requests.Response, action: str, seconds: float, limit: int | None = None
+) -> bytes:
+    """Read an answer's body, refusing one past `limit` bytes or `seconds` of reading.
+
+    A broken or hostile endpoint must not fill the worker's memory, nor hold it with a
+    body that trickles in one byte at a time (the read timeout is per read).
+    """
+    limit = MAX_ANSWER_BYTES if limit is None else limit
+    declared = answer.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ScalrTransportError(
+            f"Scalr's answer is {int(declared):,} bytes, more than the {limit:,} read",
+            action=action,
+            status_code=answer.status_code,
+            retryable=False,
+        )
+    deadline = time.monotonic() + seconds
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in answer.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > limit:
+            raise ScalrTransportError(
+                f"Scalr's answer is more than the {limit:,} bytes read",
+                action=action,
+                status_code=answer.status_code,
+                retryable=False,
+            )
+        if time.monotonic() > deadline:
+            raise requests.Timeout(f"reading the answer took more than {seconds:g}s")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def build_client(

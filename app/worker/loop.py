@@ -209,6 +209,7 @@ class Worker:
                         finished,
                         self.config.retry_base_seconds,
                         self.config.retry_cap_seconds,
+                        self.config.retry_window_seconds,
                     )
                     status = job.status if job is not None else None
                 return status
