@@ -8,19 +8,17 @@ failed logins write to it; a good login clears its keys.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import math
-import mmap
-import os
 import struct
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.sharedmap import MappedSlots
 
 # The shared table's file under the instance path.
 LOGIN_FAILURES_FILE = "login-failures.bin"
@@ -63,72 +61,50 @@ class _MemoryRecords:
 class SharedRecords:
     """Records in a memory-mapped file shared by the machine's web processes.
 
-    A fixed table of `SLOTS` slots (8-byte key hash, 4-byte failure count, 4 spare, two
-    8-byte times), open addressing over `PROBES` slots. A full probe run overwrites its
+    A `MappedSlots` table (8-byte key hash, 4-byte failure count, 4 spare, two 8-byte
+    times a slot). A full probe run overwrites its
     least recently failed slot. Callers hold `locked()` (an `flock` on the file for other
     processes, a lock for this process's threads) around a read and its write.
     """
 
     SLOTS = 4096
-    PROBES = 16
-    _SLOT = struct.Struct("<QIIdd")
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        size = self.SLOTS * self._SLOT.size
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        if os.fstat(self._fd).st_size < size:
-            os.ftruncate(self._fd, size)
-        self._map = mmap.mmap(self._fd, size)
-        self._lock = threading.Lock()
+        self._table = MappedSlots(path, struct.Struct("<QIIdd"), slots=self.SLOTS)
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    @staticmethod
-    def _digest(key: str) -> int:
-        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
-        return digest or 1  # 0 marks an empty slot
-
-    def _offsets(self, digest: int) -> Iterator[int]:
-        for probe in range(self.PROBES):
-            yield ((digest + probe) % self.SLOTS) * self._SLOT.size
+    def locked(self) -> AbstractContextManager[None]:
+        return self._table.locked()
 
     def get(self, key: str) -> _Record | None:
-        digest = self._digest(key)
-        for offset in self._offsets(digest):
-            slot_key, failures, _, last, until = self._SLOT.unpack_from(self._map, offset)
+        table = self._table
+        digest = table.digest(key)
+        for offset in table.offsets(digest):
+            slot_key, failures, _, last, until = table.read(offset)
             if slot_key == digest:
                 return _Record(failures, last, until)
         return None
 
     def put(self, key: str, record: _Record) -> None:
-        digest = self._digest(key)
+        table = self._table
+        digest = table.digest(key)
         target, oldest = None, math.inf
-        for offset in self._offsets(digest):
-            slot_key, _, _, last, _ = self._SLOT.unpack_from(self._map, offset)
+        for offset in table.offsets(digest):
+            slot_key, _, _, last, _ = table.read(offset)
             if slot_key in (digest, 0):
                 target = offset
                 break
             if last < oldest:
                 target, oldest = offset, last
         assert target is not None
-        self._SLOT.pack_into(
-            self._map, target, digest, record.failures, 0, record.last_failure, record.locked_until
-        )
+        table.write(target, digest, record.failures, 0, record.last_failure, record.locked_until)
 
     def pop(self, key: str) -> None:
-        digest = self._digest(key)
-        for offset in self._offsets(digest):
-            if self._SLOT.unpack_from(self._map, offset)[0] == digest:
+        table = self._table
+        digest = table.digest(key)
+        for offset in table.offsets(digest):
+            if table.read(offset)[0] == digest:
                 # Mark it forgotten rather than empty, so later slots of its run stay found.
-                self._SLOT.pack_into(self._map, offset, digest, 0, 0, -math.inf, 0.0)
+                table.write(offset, digest, 0, 0, -math.inf, 0.0)
                 return
 
 

@@ -6,12 +6,9 @@ No Flask and no HTTP: a refusal is an `AuthError`; `app.ingest.routes` gives it 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import ipaddress
-import mmap
-import os
 import struct
 import threading
 import time
@@ -21,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from app.security import bearer_token, secrets_equal
+from app.sharedmap import MappedSlots
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -188,47 +186,33 @@ class FloodLimiter:
 class SharedCounts:
     """Counts per (address, minute) in a memory-mapped file shared by the machine's processes.
 
-    A fixed table of `SLOTS` slots (8-byte address hash, 4-byte window, 4-byte count),
-    open addressing over `PROBES` slots; a slot of an older minute is free. Updates hold
-    an `flock` on the file (other processes) and a lock (this process's threads). Full
+    A `MappedSlots` table (8-byte address hash, 4-byte window, 4-byte count a slot); a
+    slot of an older minute is free. Updates hold the table's lock. Full
     probes share the last slot's count, which errs towards limiting, never towards
     letting more through. Only failed posts are counted, so this is off the hot path.
     """
 
     SLOTS = 4096
-    PROBES = 16
-    _SLOT = struct.Struct("<QII")
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        size = self.SLOTS * self._SLOT.size
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        if os.fstat(self._fd).st_size < size:
-            os.ftruncate(self._fd, size)
-        self._map = mmap.mmap(self._fd, size)
-        self._lock = threading.Lock()
+        self._table = MappedSlots(path, struct.Struct("<QII"), slots=self.SLOTS)
 
     def add(self, key: str, window: int) -> int:
         """Count one for `key` in `window`; return its count there."""
-        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
-        digest = digest or 1  # 0 marks an empty slot
+        table = self._table
+        digest = table.digest(key)
         window &= 0xFFFFFFFF
-        with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                for probe in range(self.PROBES):
-                    offset = ((digest + probe) % self.SLOTS) * self._SLOT.size
-                    slot_key, slot_window, count = self._SLOT.unpack_from(self._map, offset)
-                    if slot_key == digest and slot_window == window:
-                        break
-                    if slot_key == 0 or slot_window != window:
-                        count = 0
-                        break
-                count += 1
-                self._SLOT.pack_into(self._map, offset, digest, window, count)
-                return int(count)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        with table.locked():
+            for offset in table.offsets(digest):
+                slot_key, slot_window, count = table.read(offset)
+                if slot_key == digest and slot_window == window:
+                    break
+                if slot_key == 0 or slot_window != window:
+                    count = 0
+                    break
+            count += 1
+            table.write(offset, digest, window, count)
+            return int(count)
 
 
 # --- 5.x webhooks: HMAC-SHA1 over body + Date (scalr-protocol.md 2.4) -----------------------
