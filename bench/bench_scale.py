@@ -30,10 +30,10 @@ from sqlalchemy import text
 
 from app.db import make_engine
 from bench import servers
+from bench.ingest import LUA  # unique posts; SIGINT makes wrk print its summary
 from simulator import SimulatorServer, build_state, demo_config
 from simulator.faults import Fault
 
-LUA = Path(__file__).with_name("storm.lua")
 KEY, SECRET = "benchkey", "bench-secret-0123456789"
 RULES = """
 rules:
@@ -150,19 +150,17 @@ def _storm_wrk(url: str, db_url: str, deliveries: int) -> tuple[int, float]:
     return int(values["accepted"]), seconds
 
 
-def _trickle(url: str, db_url: str, deliveries: int) -> tuple[int, float]:
-    """Post `deliveries` unique HostDowns one every 50 ms; return the 202s and seconds."""
+def _post(url: str, deliveries: int, pause: float = 0.0) -> tuple[int, float]:
+    """Post `deliveries` unique HostDowns, `pause` seconds apart; return the 202s and seconds."""
     started, accepted = time.perf_counter(), 0
     with requests.Session() as http:
         for n in range(deliveries):
             sid = f"7a1c0000-{n:04x}-4535-a7ec-2fbf56486ff3"
             answer = http.post(
-                url,
-                data={"event": "OnHostDown", "message": MESSAGE.format(sid=sid)},
-                timeout=10,
+                url, data={"event": "OnHostDown", "message": MESSAGE.format(sid=sid)}, timeout=10
             )
             accepted += answer.status_code == 202
-            time.sleep(0.05)
+            time.sleep(pause)
     return accepted, time.perf_counter() - started
 
 
@@ -177,8 +175,10 @@ def storm(pg_url: str, deliveries: int, trickle: bool, settle_timeout: float) ->
             name = "storm trickle" if trickle else "storm"
             with servers.lifeguard(name, url, workdir, rules, _scalr(sim), True) as running:
                 began = time.perf_counter()
-                send = _trickle if trickle else _storm_wrk
-                acknowledged, post_seconds = send(running.url, url, deliveries)
+                if trickle:  # one every 50 ms
+                    acknowledged, post_seconds = _post(running.url, deliveries, 0.05)
+                else:
+                    acknowledged, post_seconds = _storm_wrk(running.url, url, deliveries)
                 stored = _state(url)[0]
                 settled = _settle(url, stored, settle_timeout - (time.perf_counter() - began))
                 settle_seconds = time.perf_counter() - began
@@ -203,7 +203,7 @@ def scale(pg_url: str, workers: int, jobs: int, latency: float) -> ScaleFigures:
         try:
             scalr = {**_scalr(sim), "REMEDIATION_BUDGET_MAX": str(jobs * 10)}
             with servers.lifeguard(f"scale {workers}", url, workdir, rules, scalr, False) as web:
-                _, _ = _trickle_fast(web.url, jobs)
+                _post(web.url, jobs)  # back to back: no worker runs yet
             env = servers.lifeguard_env(url, workdir, rules, scalr)
             log = workdir / "workers.log"
             procs = [
@@ -231,19 +231,6 @@ def scale(pg_url: str, workers: int, jobs: int, latency: float) -> ScaleFigures:
         finally:
             if schema:
                 servers.drop_schema(pg_url, schema)
-
-
-def _trickle_fast(url: str, deliveries: int) -> tuple[int, float]:
-    """Post `deliveries` unique HostDowns back to back (no worker is running yet)."""
-    started, accepted = time.perf_counter(), 0
-    with requests.Session() as http:
-        for n in range(deliveries):
-            sid = f"5ca1e000-{n:04x}-4535-a7ec-2fbf56486ff3"
-            answer = http.post(
-                url, data={"event": "OnHostDown", "message": MESSAGE.format(sid=sid)}, timeout=10
-            )
-            accepted += answer.status_code == 202
-    return accepted, time.perf_counter() - started
 
 
 def summary(statuses: dict[str, int]) -> str:

@@ -3,9 +3,11 @@ and /approve|deny for a job awaiting approval."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify, request
+from sqlalchemy.orm import Session
 
 from app.api import bp, request_reason, require_control
 from app.api.pagination import encode_cursor, page_json, read_after, read_limit
@@ -16,6 +18,7 @@ from app.jobs.control import ControlError, apply_control
 from app.models.job import ActionJob, JobAttempt
 from app.queries.jobs import get_job, list_jobs, parse_job_filters
 from app.redaction import redact_params
+from app.users import Actor
 from app.web import get_clock, get_session, get_session_factory
 
 
@@ -99,16 +102,33 @@ def control_action(job_id: int, operation: str) -> Response:
     control, target = f"job.{operation}", f"job:{job_id}"
     actor = require_control(control, target)
     _job_or_404(job_id)
+    return _audited(
+        actor,
+        control,
+        target,
+        request_reason(),
+        lambda session, reason: apply_control(session, job_id, operation, actor.label),
+    )
+
+
+def _audited(
+    actor: Actor,
+    control: str,
+    target: str,
+    reason: str,
+    change: Callable[[Session, str], ActionJob],
+) -> Response:
+    """Audit a person's control of a job, make the change, answer the job (409 if refused)."""
     session = get_session()
-    reason = request_reason()
     audit(session, actor, control, target, reason=reason)
     try:
-        job = apply_control(session, job_id, operation, actor.label)
+        job = change(session, reason)
     except ControlError as exc:
         audit_refusal(
             session, get_session_factory(), actor, control, target, exc.code, reason=reason
         )
         raise APIError(409, exc.code, exc.message) from None
+    session.commit()
     return jsonify(job_json(_job_or_404(job.id), attempts=True))
 
 
@@ -133,15 +153,11 @@ def decide_action(job_id: int, decision: str) -> Response:
     control, target = f"job.{decision}", f"job:{job_id}"
     actor = require_control(control, target)
     _job_or_404(job_id)
-    reason = _decision_reason()
-    session = get_session()
-    audit(session, actor, control, target, reason=reason)
-    try:
-        job = DECISIONS[decision](session, job_id, actor.label, get_clock()(), reason)
-    except ControlError as exc:
-        audit_refusal(
-            session, get_session_factory(), actor, control, target, exc.code, reason=reason
-        )
-        raise APIError(409, exc.code, exc.message) from None
-    session.commit()
-    return jsonify(job_json(_job_or_404(job.id), attempts=True))
+    decide = DECISIONS[decision]
+    return _audited(
+        actor,
+        control,
+        target,
+        _decision_reason(),
+        lambda session, reason: decide(session, job_id, actor.label, get_clock()(), reason),
+    )

@@ -35,6 +35,7 @@ from app.ingest.store import (
     insert_bindparams,
     insert_sql,
     insert_statement,
+    stored_in_order,
 )
 from app.jobs.notify import EVENTS_CHANNEL
 from app.models.event import Event
@@ -194,13 +195,4 @@ class DriverInsert:
                     externals,
                 )
                 by_external.update((ext, id_) for id_, ext in cursor.fetchall())
-        stored = []
-        for row in rows:
-            key = row["ingest_key"]
-            if key in by_key:
-                stored.append(Stored(by_key[key]))
-            elif row["external_id"] in by_external:
-                stored.append(Stored(by_external[row["external_id"]], duplicate=True))
-            else:  # pragma: no cover - a constraint this code does not know of
-                raise RuntimeError(f"event row {key} was neither stored nor a known repeat")
-        return stored
+        return stored_in_order(rows, by_key, by_external)

@@ -313,6 +313,13 @@ def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[Stored
                     )
                 )
             )
+    return stored_in_order(rows, by_key, by_external)
+
+
+def stored_in_order(
+    rows: Sequence[dict[str, Any]], by_key: dict[str, int], by_external: dict[str, int]
+) -> list[Stored]:
+    """Return each row's `Stored`: its own id by `ingest_key`, else the repeat it duplicates."""
     stored = []
     for row in rows:
         key = row["ingest_key"]
