@@ -29,13 +29,6 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     configure_logging()
     app = Flask(__name__, instance_path=str(config.instance_path.resolve()))
-    if config.trusted_proxies > 0:
-        # request.remote_addr becomes the address the nearest trusted proxies saw. With fewer
-        # X-Forwarded-For hops than trusted, the socket address stays. Only the address is
-        # taken from the proxies (x_proto=0): nothing else of theirs was trusted before.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=config.trusted_proxies, x_proto=0
-        )
     app.config["LIFEGUARD"] = config
     app.config["TESTING"] = config.testing
     app.config["SECRET_KEY"] = config.secret_key or _instance_secret(config.instance_path)
@@ -74,6 +67,15 @@ def create_app(config: Config | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    if config.trusted_proxies > 0:
+        # request.remote_addr becomes the address the nearest trusted proxies saw. With fewer
+        # X-Forwarded-For hops than trusted, the socket address stays. Only the address is
+        # taken from the proxies (x_proto=0): nothing else of theirs was trusted before.
+        # Outermost, after the blueprints: the ingest front (app.ingest.front) wraps
+        # wsgi_app when its blueprint registers, and must see the proxies' address too.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.trusted_proxies, x_proto=0
+        )
     return app
 
 

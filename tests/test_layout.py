@@ -10,6 +10,9 @@ a boundary fails here, not in a reviewer's head. The house (README "Layout"):
   the worker know nothing of Flask; their `cli.py` console commands aside.
 - The rules engine knows no database either; the simulator imports nothing
   of `app`.
+- Ingest speaks HTTP in two modules only, `routes` (the Flask views) and
+  `front` (the WSGI layer in front of them); `service` names the Flask app
+  its writer is kept in; the rest of `app/ingest/` knows no Flask.
 """
 
 from __future__ import annotations
@@ -90,6 +93,11 @@ def test_the_core_and_the_worker_know_no_flask(package):
     if not (APP / package).exists():
         pytest.skip(f"app/{package} does not exist")
     assert offenders(f"app/{package}", ("flask", "werkzeug"), allow=("cli.py",)) == []
+
+
+def test_ingest_speaks_http_only_in_its_routes_and_front():
+    allowed = ("routes.py", "front.py", "service.py")
+    assert offenders("app/ingest", ("flask", "werkzeug"), allow=allowed) == []
 
 
 def test_the_rules_engine_knows_no_database():

@@ -16,7 +16,8 @@ from flask.blueprints import BlueprintSetupState
 
 from app.errors import APIError, json_error
 from app.ingest import auth, parsing, spool, store, wire
-from app.ingest.service import Spooled, ingest_of, install
+from app.ingest.front import STORE_FAILED, IngestFront, answer_of, read_headers
+from app.ingest.service import ingest_of, install
 from app.metrics import INGEST_REFUSED, INGEST_SECONDS
 from app.services import get_services, services_of
 from app.web import get_clock, get_config
@@ -74,6 +75,8 @@ def _install(state: BlueprintSetupState) -> None:
     services = services_of(app)
     config = services.config
     install(app, config, services.session_factory)
+    # The deliveries that are stored skip Flask's request machinery (app.ingest.front).
+    app.wsgi_app = IngestFront(app, app.wsgi_app)  # type: ignore[method-assign]
     # create_app builds a limiter of this process's memory; across gunicorn workers the
     # count must be one, so it is replaced by the same limit over the shared file.
     services.flood_limiter = auth.FloodLimiter(
@@ -134,14 +137,9 @@ def _authenticate(address: str | None, check: Callable[[], None]) -> None:
         raise auth.counted_refusal(address, get_services().flood_limiter, exc) from None
 
 
-# The headers a delivery keeps (store.KEPT_HEADERS), and Authorization to say it was there.
-_READ_HEADERS = (*store.KEPT_HEADERS, "Authorization")
-
-
 def _delivery(address: str | None, query: dict[str, list[str]] | None = None) -> wire.Delivery:
     # Only the headers ingest reads: copying every header of every delivery cost more.
-    incoming = request.headers
-    headers = {name: value for name in _READ_HEADERS if (value := incoming.get(name)) is not None}
+    headers = read_headers(request.environ)
     return wire.Delivery(
         method=request.method,
         path=request.path,
@@ -154,19 +152,15 @@ def _delivery(address: str | None, query: dict[str, list[str]] | None = None) ->
     )
 
 
-def _answer(body: str, status: int) -> Response:
-    """Return a JSON answer written directly (what jsonify writes, without its machinery)."""
-    return Response(body, status, mimetype="application/json")
-
-
 def _stored(row: dict[str, Any]) -> Response:
     """Commit `row` (or spool it) and answer: 202 new, 200 a repeated eventId, 202 spooled."""
-    outcome = ingest_of(current_app).store(row)
-    if isinstance(outcome, Spooled):  # an ingest key is hex: nothing in it to escape
-        return _answer(f'{{"id":null,"spooled":"{outcome.reference}"}}\n', 202)
-    if outcome.duplicate:
-        return _answer(f'{{"id":{outcome.id:d},"duplicate":true}}\n', 200)
-    return _answer(f'{{"id":{outcome.id:d}}}\n', 202)
+    failed = request.environ.pop(STORE_FAILED, None)
+    if failed is not None:
+        # app.ingest.front tried to store this delivery and failed: answer that failure
+        # here (spool full, an unexpected error) instead of storing the row again.
+        raise failed
+    status, body = answer_of(ingest_of(current_app).store(row))
+    return Response(body, status, mimetype="application/json")
 
 
 @bp.post("/events")
