@@ -22,9 +22,9 @@ import contextlib
 import fcntl
 import logging
 import os
+import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -68,13 +68,19 @@ def _lock_file(path: str) -> int:
 
 
 class Ticket:
-    """One row waiting for its commit."""
+    """One row waiting for its commit.
+
+    The request waits on a bare lock the ticket holds from birth and the writer releases
+    when it finishes the row: one C-level call on either side, where a threading.Event
+    (a Condition, its lock and a waiter lock allocated per wait) cost several Python ones.
+    """
 
     __slots__ = ("_done", "abandoned", "error", "result", "row", "taken")
 
     def __init__(self, row: dict[str, Any]) -> None:
         self.row = row
-        self._done = threading.Event()
+        self._done = threading.Lock()
+        self._done.acquire()
         self.result: Stored | None = None
         self.error: BaseException | None = None
         self.taken = False
@@ -82,12 +88,13 @@ class Ticket:
 
     def finish(self, result: Stored | None = None, error: BaseException | None = None) -> None:
         self.result, self.error = result, error
-        self._done.set()
+        self._done.release()
 
     def wait(self, timeout: float) -> Stored:
         """Return the stored row, or raise: `DatabaseUnavailable`, or the row's own error."""
-        if not self._done.wait(timeout):
+        if not self._done.acquire(timeout=timeout):
             raise DatabaseUnavailable(f"no commit within {timeout:.1f} s")
+        self._done.release()  # finished for good: a second wait returns at once
         if self.error is not None:
             raise self.error
         assert self.result is not None
@@ -111,8 +118,10 @@ class GroupWriter:
         self._driver = DriverInsert(getattr(bind, "engine", bind))
         self._connection: Any = None  # the writer thread's own, while it runs
         self._used_at = 0.0
-        self._cond = threading.Condition()
-        self._queue: deque[Ticket] = deque()
+        # The queue wakes the writer (SimpleQueue: put and get in C, no Condition per row);
+        # the lock guards only the writer thread's start and exit.
+        self._queue: queue.SimpleQueue[Ticket] = queue.SimpleQueue()
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._down_since: float | None = None
@@ -164,10 +173,11 @@ class GroupWriter:
     def submit(self, row: dict[str, Any]) -> Ticket:
         """Queue `row` for the next batch and return its ticket."""
         ticket = Ticket(row)
-        with self._cond:
-            self._queue.append(ticket)
+        self._queue.put(ticket)
+        # After the put: either the writer's exit (under the same lock) sees this ticket
+        # queued and stays, or this sees the writer gone and starts another.
+        with self._lock:
             self._ensure_thread()
-            self._cond.notify()
         return ticket
 
     def store(self, row: dict[str, Any], wait: float = COMMIT_WAIT_SECONDS) -> Stored:
@@ -178,39 +188,46 @@ class GroupWriter:
         try:
             return ticket.wait(wait)
         except DatabaseUnavailable:
-            with self._cond:
-                # Not taken yet: the writer skips it. Taken: it may still commit, and the
-                # spool's replay finds its ingest_key stored and stores it no second time.
-                ticket.abandoned = True
+            # Not taken yet: the writer skips it. Taken (or taken as this is set): it may
+            # still commit, and the spool's replay finds its ingest_key stored and stores
+            # it no second time.
+            ticket.abandoned = True
             raise
 
     # -- the writer thread ---------------------------------------------------------------------
 
     def _ensure_thread(self) -> None:
-        # Called with the condition held. A forked child has no writer thread of its own.
+        # Called with the lock held. A forked child has no writer thread of its own.
         if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
             self._thread.start()
 
     def _take(self) -> list[Ticket] | None:
-        with self._cond:
-            deadline = time.monotonic() + IDLE_EXIT_SECONDS
-            while not self._queue:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self._thread = None
-                    return None
-                self._cond.wait(left)
-            batch: list[Ticket] = []
-            while self._queue and len(batch) < self.max_batch:
-                ticket = self._queue.popleft()
-                if not ticket.abandoned:
-                    ticket.taken = True
-                    batch.append(ticket)
-            if batch:
-                self._busy_since = time.monotonic()
-            return batch
+        """Wait for a row, then take what has queued behind it; None when idle too long."""
+        while True:
+            try:
+                ticket = self._queue.get(timeout=IDLE_EXIT_SECONDS)
+                break
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return None
+        batch: list[Ticket] = []
+        while True:
+            if not ticket.abandoned:
+                ticket.taken = True
+                batch.append(ticket)
+            if len(batch) >= self.max_batch:
+                break
+            try:
+                ticket = self._queue.get_nowait()
+            except queue.Empty:
+                break
+        if batch:
+            self._busy_since = time.monotonic()
+        return batch
 
     def _run(self) -> None:
         try:
