@@ -85,6 +85,8 @@ _ROLE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 _INT = r"[0-9]{1,19}"
 _END = r"(?=\s|\Z)"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_RE = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}\Z")
 
 
 def normalise_event_name(raw: str) -> str:
@@ -107,6 +109,10 @@ def parse_ip(text: str | None) -> str | None:
     # A scope id ("fe80::1%eth0") may hold arbitrary text; no Scalr field carries one.
     if not text or len(text) > 64 or "%" in text:
         return None
+    if _IPV4_RE.match(text):
+        # A dotted quad ipaddress accepts (ASCII digits, no leading zero, each at most
+        # 255) is already its own canonical form: the same answer without the objects.
+        return text
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
