@@ -236,3 +236,124 @@ def scale(pg_url: str, workers: int, jobs: int, latency: float) -> ScaleFigures:
 def summary(statuses: dict[str, int]) -> str:
     """Return job statuses as `succeeded 20, skipped 9,980`."""
     return ", ".join(f"{k} {v:,}" for k, v in Counter(statuses).most_common()) or "no jobs"
+
+
+@dataclass(frozen=True)
+class MatchFigures:
+    """A backlog of stored events drained by one in-process worker, statements counted."""
+
+    database: str
+    events: int
+    match_seconds: float  # until every event was matched (the worker's own loop)
+    settle_seconds: float  # until every job had ended too
+    statements: int  # every statement the worker sent, matching and jobs
+    match_statements: int  # those sent while it matched
+    launches: int
+    statuses: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.match_seconds if self.match_seconds else 0.0
+
+
+def _seed(url: str, events: int) -> None:
+    """Store `events` HostDowns of distinct servers, as ingest would have, unmatched."""
+    from app.db import utcnow
+
+    now = utcnow()
+    rows = [
+        {
+            "name": "HostDown",
+            "message": MESSAGE.format(sid=f"7a1c0000-{n:04x}-4535-a7ec-2fbf56486ff3"),
+            "server_id": f"7a1c0000-{n:04x}-4535-a7ec-2fbf56486ff3",
+            "public_ip": "54.211.17.89",
+            "internal_ip": "10.183.42.7",
+            "source": "observer",
+            "received_at": now,
+            "data": {},
+            "enriched_fields": [],
+            "raw": {},
+            "evaluations": [],
+        }
+        for n in range(events)
+    ]
+    from app.models.event import Event
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(Event.__table__.insert(), rows)
+    finally:
+        engine.dispose()
+
+
+def matching(base_url: str | None, events: int, timeout: float = 600) -> MatchFigures:
+    """Drain `events` stored HostDowns with one in-process worker's own loop (`run_once`).
+
+    Every statement the worker's engine sends is counted; those sent inside the
+    matching step are counted apart (the loop's event step, whatever its name).
+    """
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.orm import sessionmaker
+
+    from app.config import Config
+    from app.rules.store import RulesStore
+    from app.worker.loop import Worker
+
+    with tempfile.TemporaryDirectory(prefix="lifeguard-match-") as tmp, _simulator() as sim:
+        workdir = Path(tmp)
+        rules = workdir / "rules.yml"
+        rules.write_text(RULES)
+        url, schema = servers.fresh_database(base_url, workdir, "match")
+        try:
+            _seed(url, events)
+            config = Config.from_env(
+                {**_scalr(sim), "DATABASE_URL": url, "INVENTORY_SYNC_SECONDS": "0"}
+            ).with_overrides(instance_path=workdir / "instance", rules_file=str(rules))
+            engine = make_engine(url)
+            counts = {"all": 0, "match": 0}
+            matching_now = [False]
+
+            def count(*_args: object) -> None:
+                counts["all"] += 1
+                counts["match"] += matching_now[0]
+
+            sa_event.listen(engine, "before_cursor_execute", count)
+            store = RulesStore(rules)
+            store.reload_if_changed()
+            worker = Worker(config, sessionmaker(engine, expire_on_commit=False), store)
+            name = "process_events" if hasattr(worker, "process_events") else "process_one_event"
+            step = getattr(worker, name)
+
+            done_at = [0.0]
+
+            def counted() -> bool:
+                matching_now[0] = True
+                try:
+                    busy = bool(step())
+                finally:
+                    matching_now[0] = False
+                if not busy and not done_at[0]:
+                    done_at[0] = time.perf_counter()
+                return busy
+
+            setattr(worker, name, counted)
+            began = time.perf_counter()
+            try:
+                while time.perf_counter() - began < timeout and worker.run_once():
+                    pass
+                settle_seconds = time.perf_counter() - began
+                match_seconds = (done_at[0] - began) if done_at[0] else settle_seconds
+            finally:
+                worker.clients.close()
+                worker.http.close()
+                engine.dispose()
+            statuses = _state(url)[2]
+            return MatchFigures(
+                "postgresql" if base_url else "sqlite", events,
+                match_seconds, settle_seconds, counts["all"], counts["match"],
+                len(sim.state.calls("ServerLaunch")), statuses,
+            )  # fmt: skip
+        finally:
+            if schema:
+                servers.drop_schema(base_url or "", schema)

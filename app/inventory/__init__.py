@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models.event import Event
@@ -31,12 +32,23 @@ STATUS_AFTER = {
 }
 
 
-def enrich_event(session: Session, event: Event) -> list[str]:
-    """Fill the event's unknown farm fields from the inventory; return the names filled."""
-    if not event.server_id:
-        return []
-    server = session.get(Server, event.server_id)
-    if server is None:
+def servers_for_update(session: Session, server_ids: set[str]) -> dict[str, Server]:
+    """Lock and return the known servers among these ids (a batch's events learn about them)."""
+    if not server_ids:
+        return {}
+    # In id order, as every batch locks them: two workers' batches cannot deadlock here.
+    query = (
+        select(Server)
+        .where(Server.server_id.in_(sorted(server_ids)))
+        .order_by(Server.server_id)
+        .with_for_update()
+    )
+    return {server.server_id: server for server in session.scalars(query)}
+
+
+def enrich_event(event: Event, server: Server | None) -> list[str]:
+    """Fill the event's unknown farm fields from its server's record; return the names filled."""
+    if not event.server_id or server is None:
         return []
     filled = []
     for name in ENRICHED:
@@ -48,11 +60,12 @@ def enrich_event(session: Session, event: Event) -> list[str]:
     return filled
 
 
-def observe_event(session: Session, event: Event, now: datetime) -> Server | None:
-    """Record what the event tells about its server (farm, role, addresses, state)."""
+def observe_event(
+    session: Session, event: Event, now: datetime, server: Server | None
+) -> Server | None:
+    """Record what the event tells about its server (its locked record, or a new one)."""
     if not event.server_id:
         return None
-    server = session.get(Server, event.server_id, with_for_update=True)
     if server is None:
         server = Server(server_id=event.server_id, first_seen_at=now)
         session.add(server)

@@ -41,6 +41,9 @@ from app.scalr.actions import MUTATING_ACTIONS
 
 log = logging.getLogger(__name__)
 
+# How many jobs one claim transaction may settle by their guards before it commits.
+SETTLE_BATCH = 100
+
 
 def due_job_query(now: datetime):  # type: ignore[no-untyped-def]
     """Select the next claimable, unblocked, due job, skipping rows other workers hold."""
@@ -247,6 +250,28 @@ def claim_job(
     job.lease_expires_at = now + timedelta(seconds=lease)
     job.locked_by = worker
     return job
+
+
+def claim_jobs(
+    session: Session, ruleset: RuleSet, config: Config, worker: str, now: datetime, limit: int
+) -> tuple[list[ActionJob], ActionJob | None]:
+    """Claim due jobs until one may run; return those its guards ended, and that one.
+
+    Each job meets `_guard` exactly as `claim_job` alone would have it: in order,
+    in the same transaction, every decision seeing the ones before (a breaker the
+    budget opened skips the jobs after it). Settling jobs in a batch only shares
+    the transaction; it decides nothing apart from the policy. At most `limit`
+    jobs are taken (caller commits).
+    """
+    settled: list[ActionJob] = []
+    while len(settled) < limit:
+        job = claim_job(session, ruleset, config, worker, now)
+        if job is None:
+            return settled, None
+        if job.status == RUNNING:
+            return settled, job
+        settled.append(job)
+    return settled, None
 
 
 def reap_expired_leases(session: Session, now: datetime) -> int:

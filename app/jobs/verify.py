@@ -72,21 +72,39 @@ def start_expecting(session: Session, job: ActionJob, now: datetime) -> None:
         _confirm(job, early)
 
 
-def confirm_by_event(session: Session, event: Event) -> int:
-    """End the jobs waiting for this event of this server `verified`; return how many."""
-    if not event.server_id or event.source == SOURCE_LIFEGUARD:
-        return 0
-    waiting = session.scalars(
+def expecting(session: Session, server_ids: set[str]) -> dict[str, list[ActionJob]]:
+    """Lock and return, by server, the succeeded jobs waiting for an event of these servers."""
+    if not server_ids:
+        return {}
+    waiting: dict[str, list[ActionJob]] = {}
+    for job in session.scalars(
         select(ActionJob)
-        .where(ActionJob.expect_server_id == event.server_id)
+        .where(ActionJob.expect_server_id.in_(server_ids))
         .where(ActionJob.expect_deadline.is_not(None))
         .where(ActionJob.status == SUCCEEDED)
+        .order_by(ActionJob.id)
         .with_for_update()
-    ).all()
+    ):
+        waiting.setdefault(job.expect_server_id or "", []).append(job)
+    return waiting
+
+
+def confirm_by_event(
+    session: Session, event: Event, waiting: dict[str, list[ActionJob]] | None = None
+) -> int:
+    """End the jobs waiting for this event of this server `verified`; return how many.
+
+    `waiting` is what `expecting` read for the event's batch; a job an earlier
+    event of the batch confirmed is no longer `succeeded` and is passed over.
+    """
+    if not event.server_id or event.source == SOURCE_LIFEGUARD:
+        return 0
+    if waiting is None:
+        waiting = expecting(session, {event.server_id})
     confirmed = 0
-    for job in waiting:
+    for job in waiting.get(event.server_id, []):
         expectation = _expectation(job)
-        if expectation is None or job.expect_deadline is None:
+        if expectation is None or job.expect_deadline is None or job.status != SUCCEEDED:
             continue
         in_time = event.received_at <= job.expect_deadline
         if in_time and policy.confirms(

@@ -20,8 +20,8 @@ from app.db import transaction, utcnow
 from app.inventory.sync import sync_all
 from app.jobs import ingest_gap
 from app.jobs.approvals import expire_approvals
-from app.jobs.claim import claim_job, next_due_at, reap_expired_leases
-from app.jobs.create import claim_event, process_event
+from app.jobs.claim import SETTLE_BATCH, claim_jobs, next_due_at, reap_expired_leases
+from app.jobs.create import BATCH_SIZE, claim_events, process_events
 from app.jobs.notify import Listener
 from app.jobs.outcome import record_outcome
 from app.jobs.periodic import claim_periodic, record_periodic
@@ -29,7 +29,6 @@ from app.jobs.verify import expire_expectations
 from app.logging_setup import bound
 from app.metrics import JOB_OUTCOMES
 from app.models.event import Event
-from app.models.job import RUNNING
 from app.models.ops import WorkerHeartbeat
 from app.retention import prune_events
 from app.rules.store import RulesStore
@@ -104,62 +103,60 @@ class Worker:
             self._warned_rules = True
         return False
 
-    def process_one_event(self) -> bool:
-        """Match one unprocessed event; say whether there was one."""
+    def process_events(self, limit: int = BATCH_SIZE) -> bool:
+        """Match a batch of unprocessed events in one transaction; say whether there were any."""
         if not self.rules_ready():
             return False
-        event_id: int | None = None
-        try:
-            with transaction(self.factory) as session:
-                event = claim_event(session)
-                if event is None:
-                    return False
-                event_id = event.id
-                process_event(
-                    session, event, self.rules.current, self.clock(), self.config.public_url
-                )
-                return True
-        except Exception as exc:
-            if event_id is None:
-                raise
-            # One event that cannot be matched must not hold up every event behind it.
-            log.exception("matching event %s failed; recorded on the event", event_id)
-            self.record_matching_failure(event_id, exc)
-            return True
-
-    def record_matching_failure(self, event_id: int, exc: Exception) -> None:
-        """Mark an event processed with the error, so it is visible and not retried forever."""
+        started = time.perf_counter()
         with transaction(self.factory) as session:
-            event = session.get(Event, event_id)
-            if event is None or event.processed_at is not None:
-                return
-            event.processed_at = self.clock()
-            event.rules_version = self.rules.current.version
-            event.evaluations = [
-                {
-                    "rule_name": "(matcher)",
-                    "matched": False,
-                    "reason": f"internal error while matching: {type(exc).__name__}: {exc}"[:500],
-                    "failures": [],
-                }
-            ]
+            events = claim_events(session, limit)
+            if not events:
+                return False
+            ruleset = self.rules.current
+            result = process_events(session, events, ruleset, self.clock(), self.config.public_url)
+        # One line a batch, not one an event: a storm must not become a storm of log lines.
+        log.info(
+            "matched %d events (ids %d-%d), rules %s: %d jobs, %d cancelled, %d failed, %.0f ms",
+            result.events,
+            events[0].id,
+            events[-1].id,
+            ruleset.version,
+            result.jobs,
+            result.cancelled,
+            len(result.failed),
+            (time.perf_counter() - started) * 1000,
+        )
+        return True
+
+    def process_one_event(self) -> bool:
+        """Match the oldest unprocessed event alone; say whether there was one."""
+        return self.process_events(1)
 
     def run_one_job(self) -> bool:
         """Claim, run and record one due job; say whether there was one."""
+        return self.run_jobs(1)
+
+    def run_jobs(self, limit: int = SETTLE_BATCH) -> bool:
+        """Settle due jobs a guard stops, up to `limit`, then run the first that may go.
+
+        The guards settle a job without calling anything, so a backlog of jobs an
+        open breaker or a spent budget skips is settled in one transaction rather
+        than one each; the first job that passes its guards ends the claim and runs
+        outside it. Say whether there was a job.
+        """
         now = self.clock()
         with transaction(self.factory) as session:
-            job = claim_job(session, self.rules.current, self.config, self.id, now)
-            if job is None:
-                return False
-            if job.status != RUNNING:
+            settled, job = claim_jobs(session, self.rules.current, self.config, self.id, now, limit)
+            for done in settled:
                 log.info(
                     "job %s %s settled by a guard: %s (%s)",
-                    job.id,
-                    job.rule,
-                    job.status,
-                    job.reason,
+                    done.id,
+                    done.rule,
+                    done.status,
+                    done.reason,
                 )
-                return True
+            if job is None:
+                return bool(settled)
             event = session.get(Event, job.event_id)
             request_id = (event.raw or {}).get("request_id") if event is not None else None
             context = {"job_id": job.id, "event_id": job.event_id, "request_id": request_id}
@@ -233,11 +230,12 @@ class Worker:
                 delay = min(delay * 2, 5.0)
 
     def run_once(self) -> bool:
-        """Do the housekeeping that is due, then one event or one job; say whether work was done."""
+        """Do the housekeeping that is due, match a batch of events, then settle or run jobs;
+        say whether work was done."""
         self.housekeeping()
-        did_event = self.process_one_event()
-        did_job = self.run_one_job()
-        return did_event or did_job
+        did_events = self.process_events()
+        did_jobs = self.run_jobs()
+        return did_events or did_jobs
 
     # -- housekeeping ----------------------------------------------------------
     def _due(self, name: str, every: float) -> bool:

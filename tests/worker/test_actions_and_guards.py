@@ -232,19 +232,19 @@ def test_events_wait_while_no_good_rules_were_ever_loaded(make_stack):
 
 
 def test_an_event_that_breaks_matching_does_not_block_the_rest(make_stack, monkeypatch):
-    from app.worker import loop
+    from app.jobs import create
 
     stack = make_stack("rules: []\n")
     bad = host_down(stack, "5bbd72c5-908c-4535-a7ec-2fbf56486ff3")
     good = host_up(stack, "5bbd72c5-908c-4535-a7ec-2fbf56486ff3")
-    real = loop.process_event
+    real = create._match
 
-    def breaks_on_the_first(session, event, ruleset, now, *rest):
+    def breaks_on_the_first(session, event, *rest):
         if event.id == bad:
             raise RuntimeError("a bug in matching")
-        return real(session, event, ruleset, now, *rest)
+        return real(session, event, *rest)
 
-    monkeypatch.setattr(loop, "process_event", breaks_on_the_first)
+    monkeypatch.setattr(create, "_match", breaks_on_the_first)
     stack.drain()
     with stack.factory() as session:
         broken = session.get(Event, bad)
