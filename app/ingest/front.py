@@ -12,7 +12,7 @@ effect here (no flood count, no metric, no row), so Flask answers it exactly as 
 before this layer existed: same status, JSON, headers, metrics, flood count and log
 line, from the same code (`app.ingest.routes`, `app.errors`). The one exception is a
 delivery whose store failed (spool full, an unexpected error): it is handed on with that
-outcome in the environ (`STORE_FAILED`), and the view raises it instead of storing the
+outcome in the wsgi_env (`STORE_FAILED`), and the view raises it instead of storing the
 row a second time, so its answer too comes from Flask's handlers.
 
 Like `routes`, this module speaks HTTP; the rest of `app.ingest` does not.
@@ -48,7 +48,7 @@ ENDPOINTS = {OBSERVER_PATH: "ingest.receive_event", WEBHOOK_PATH: "ingest.receiv
 STORE_FAILED = "lifeguard.ingest.store_failed"
 
 # The headers a delivery keeps (store.KEPT_HEADERS), and Authorization to say it was there,
-# each with its environ key as werkzeug's EnvironHeaders reads it.
+# each with its wsgi_env key as werkzeug's EnvironHeaders reads it.
 READ_HEADERS = (*store.KEPT_HEADERS, "Authorization")
 _ENVIRON_KEYS = tuple(
     (name, key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}")
@@ -57,9 +57,9 @@ _ENVIRON_KEYS = tuple(
 )
 
 
-def read_headers(environ: dict[str, Any]) -> dict[str, str]:
+def read_headers(wsgi_env: dict[str, Any]) -> dict[str, str]:
     """Return the headers of READ_HEADERS the request has, as `request.headers.get` reads them."""
-    return {name: environ[key] for name, key in _ENVIRON_KEYS if key in environ}
+    return {name: wsgi_env[key] for name, key in _ENVIRON_KEYS if key in wsgi_env}
 
 
 def answer_of(outcome: Stored | Spooled) -> tuple[int, str]:
@@ -101,18 +101,20 @@ class IngestFront:
         self._timers: dict[str, Any] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        path = environ.get("PATH_INFO")
-        if environ.get("REQUEST_METHOD") != "POST" or path not in ENDPOINTS:
-            return self.wrapped(environ, start_response)
+        # The request's WSGI dictionary, named apart from the process environment.
+        wsgi_env = environ
+        path = wsgi_env.get("PATH_INFO")
+        if wsgi_env.get("REQUEST_METHOD") != "POST" or path not in ENDPOINTS:
+            return self.wrapped(wsgi_env, start_response)
         started = time.perf_counter()
-        request_id = new_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        request_id = new_request_id(wsgi_env.get("HTTP_X_REQUEST_ID"))
         token = bind(request_id=request_id)
         try:
-            outcome = self._store(environ, path)
+            outcome = self._store(wsgi_env, path)
         finally:
             unbind(token)
         if outcome is None:  # not stored here: Flask answers it, from the start
-            return self.wrapped(environ, start_response)
+            return self.wrapped(wsgi_env, start_response)
         status, body = answer_of(outcome)
         data = body.encode()
         start_response(
@@ -132,42 +134,42 @@ class IngestFront:
             timer = self._timers[endpoint] = INGEST_SECONDS.labels(endpoint)
         return timer
 
-    def _store(self, environ: dict[str, Any], path: str) -> Stored | Spooled | None:
+    def _store(self, wsgi_env: dict[str, Any], path: str) -> Stored | Spooled | None:
         """Store the delivery and return where it went; None to leave it to Flask."""
         app = self.app
         ingest = ingest_of(app)
         ingest.start()
         try:
             # The same stream Flask's request.get_data reads, with the same limit (413).
-            stream = get_input_stream(environ, max_content_length=app.config["MAX_CONTENT_LENGTH"])
+            stream = get_input_stream(wsgi_env, max_content_length=app.config["MAX_CONTENT_LENGTH"])
         except Exception:
             return None  # nothing read: Flask reads it again and refuses it
         try:
             body = stream.read()
         except Exception as exc:
             # Partly read: Flask's read raises the same error, so it gives the same answer.
-            environ["wsgi.input"] = _Unreadable(exc)
+            wsgi_env["wsgi.input"] = _Unreadable(exc)
             return None
         # Flask reads the body again from here if it answers this delivery.
-        environ["wsgi.input"] = io.BytesIO(body)
+        wsgi_env["wsgi.input"] = io.BytesIO(body)
         try:
-            row = self._row(environ, path, body, app.config["LIFEGUARD"])
+            row = self._row(wsgi_env, path, body, app.config["LIFEGUARD"])
         except Exception:
             return None  # a refusal (or a bug): Flask finds and answers it the same way
         try:
             return ingest.store(row)
         except Exception as exc:
-            environ[STORE_FAILED] = exc
+            wsgi_env[STORE_FAILED] = exc
             return None
 
     def _row(
-        self, environ: dict[str, Any], path: str, body: bytes, config: Config
+        self, wsgi_env: dict[str, Any], path: str, body: bytes, config: Config
     ) -> dict[str, Any]:
         """Check the delivery as the view does and return its event row; raise if refused."""
-        address = environ.get("REMOTE_ADDR")
+        address = wsgi_env.get("REMOTE_ADDR")
         auth.admit(address, config.ingest_allowed_ips)
-        query_string = environ.get("QUERY_STRING", "").encode("latin1")
-        headers = read_headers(environ)
+        query_string = wsgi_env.get("QUERY_STRING", "").encode("latin1")
+        headers = read_headers(wsgi_env)
         if path == OBSERVER_PATH:
             query = wire.decode_query(query_string)
             presented = auth.presented_token(query, headers.get("Authorization"))
@@ -180,7 +182,7 @@ class IngestFront:
             config.scalr_webhook_key,
             body,
             headers.get("Date"),
-            environ.get("HTTP_X_SIGNATURE"),
+            wsgi_env.get("HTTP_X_SIGNATURE"),
             config.webhook_max_skew_seconds,
             services_of(self.app).clock(),
         )
