@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -73,6 +74,60 @@ def answer_of(outcome: Stored | Spooled) -> tuple[int, str]:
     if outcome.duplicate:
         return 200, f'{{"id":{outcome.id:d},"duplicate":true}}\n'
     return 202, f'{{"id":{outcome.id:d}}}\n'
+
+
+Authenticate = Callable[[str | None, Callable[[], None]], None]
+
+
+def _check(_address: str | None, check: Callable[[], None]) -> None:
+    check()
+
+
+def checked_row(
+    wsgi_env: dict[str, Any],
+    path: str,
+    body: bytes,
+    config: Config,
+    clock: Callable[[], datetime],
+    authenticate: Authenticate = _check,
+) -> dict[str, Any]:
+    """Check a delivery to `path` and return its event row; raise the typed refusal if not.
+
+    The one sequence of checks of both endpoints, for this layer and for the Flask views
+    alike: the allow-list, then the token (legacy) or the signature (webhook), each through
+    `authenticate` (the views count a failure against the address), then the parsing.
+    """
+    address = wsgi_env.get("REMOTE_ADDR")
+    auth.admit(address, config.ingest_allowed_ips)
+    query_string = wsgi_env.get("QUERY_STRING", "").encode("latin1")
+    headers = read_headers(wsgi_env)
+    query = wire.decode_query(query_string) if path == OBSERVER_PATH else None
+    delivery = wire.Delivery(
+        method="POST",
+        path=path,
+        query_string=query_string,
+        body=body,
+        content_type=headers.get("Content-Type"),
+        headers=headers,
+        remote_addr=address,
+        query=query,
+    )
+    if query is not None:
+        presented = auth.presented_token(query, headers.get("Authorization"))
+        authenticate(address, lambda: auth.check_ingest_token(config.ingest_token, presented))
+        return store.observer_row(delivery)
+    authenticate(
+        address,
+        lambda: auth.check_webhook_signature(
+            config.scalr_webhook_key,
+            body,
+            headers.get("Date"),
+            wsgi_env.get("HTTP_X_SIGNATURE"),
+            config.webhook_max_skew_seconds,
+            clock(),
+        ),
+    )
+    return store.webhook_row(delivery, config.webhook_keep_user_variables)
 
 
 # werkzeug's status lines ("202 ACCEPTED"), as a Flask Response would send them.
@@ -153,7 +208,7 @@ class IngestFront:
         # Flask reads the body again from here if it answers this delivery.
         wsgi_env["wsgi.input"] = io.BytesIO(body)
         try:
-            row = self._row(wsgi_env, path, body, app.config["LIFEGUARD"])
+            row = checked_row(wsgi_env, path, body, app.config["LIFEGUARD"], services_of(app).clock)
         except Exception:
             return None  # a refusal (or a bug): Flask finds and answers it the same way
         try:
@@ -161,49 +216,3 @@ class IngestFront:
         except Exception as exc:
             wsgi_env[STORE_FAILED] = exc
             return None
-
-    def _row(
-        self, wsgi_env: dict[str, Any], path: str, body: bytes, config: Config
-    ) -> dict[str, Any]:
-        """Check the delivery as the view does and return its event row; raise if refused."""
-        address = wsgi_env.get("REMOTE_ADDR")
-        auth.admit(address, config.ingest_allowed_ips)
-        query_string = wsgi_env.get("QUERY_STRING", "").encode("latin1")
-        headers = read_headers(wsgi_env)
-        if path == OBSERVER_PATH:
-            query = wire.decode_query(query_string)
-            presented = auth.presented_token(query, headers.get("Authorization"))
-            auth.check_ingest_token(config.ingest_token, presented)
-            return store.observer_row(
-                self._delivery(path, query_string, body, headers, address, query)
-            )
-        delivery = self._delivery(path, query_string, body, headers, address, None)
-        auth.check_webhook_signature(
-            config.scalr_webhook_key,
-            body,
-            headers.get("Date"),
-            wsgi_env.get("HTTP_X_SIGNATURE"),
-            config.webhook_max_skew_seconds,
-            services_of(self.app).clock(),
-        )
-        return store.webhook_row(delivery, config.webhook_keep_user_variables)
-
-    @staticmethod
-    def _delivery(
-        path: str,
-        query_string: bytes,
-        body: bytes,
-        headers: dict[str, str],
-        address: str | None,
-        query: dict[str, list[str]] | None,
-    ) -> wire.Delivery:
-        return wire.Delivery(
-            method="POST",
-            path=path,
-            query_string=query_string,
-            body=body,
-            content_type=headers.get("Content-Type"),
-            headers=headers,
-            remote_addr=address,
-            query=query,
-        )

@@ -16,7 +16,14 @@ from flask.blueprints import BlueprintSetupState
 
 from app.errors import APIError, json_error
 from app.ingest import auth, parsing, spool, store, wire
-from app.ingest.front import STORE_FAILED, IngestFront, answer_of, read_headers
+from app.ingest.front import (
+    OBSERVER_PATH,
+    STORE_FAILED,
+    WEBHOOK_PATH,
+    IngestFront,
+    answer_of,
+    checked_row,
+)
 from app.ingest.service import ingest_of, install
 from app.metrics import INGEST_REFUSED, INGEST_SECONDS
 from app.services import get_services, services_of
@@ -122,34 +129,12 @@ for _refusal in REFUSALS:
     bp.register_error_handler(_refusal, _refused)
 
 
-def _admit() -> str | None:
-    """Apply the address allow-list; return the client address."""
-    address = request.remote_addr
-    auth.admit(address, get_config().ingest_allowed_ips)
-    return address
-
-
 def _authenticate(address: str | None, check: Callable[[], None]) -> None:
     """Run `check`; a failure is counted against the address (429 past the flood limit)."""
     try:
         check()
     except auth.AuthError as exc:
         raise auth.counted_refusal(address, get_services().flood_limiter, exc) from None
-
-
-def _delivery(address: str | None, query: dict[str, list[str]] | None = None) -> wire.Delivery:
-    # Only the headers ingest reads: copying every header of every delivery cost more.
-    headers = read_headers(request.environ)
-    return wire.Delivery(
-        method=request.method,
-        path=request.path,
-        query_string=request.query_string,
-        body=request.get_data(cache=True),
-        content_type=headers.get("Content-Type"),
-        headers=headers,
-        remote_addr=address,
-        query=query,
-    )
 
 
 def _stored(row: dict[str, Any]) -> Response:
@@ -163,34 +148,22 @@ def _stored(row: dict[str, Any]) -> Response:
     return Response(body, status, mimetype="application/json")
 
 
-@bp.post("/events")
+def _checked(path: str) -> dict[str, Any]:
+    """Check this request's delivery as the front does, failures counted; return its row."""
+    body = request.get_data(cache=True)
+    return checked_row(request.environ, path, body, get_config(), get_clock(), _authenticate)
+
+
+@bp.post(OBSERVER_PATH)
 def receive_event() -> Response:
     """Store a RESTEventObserver notification (form body, query string or JSON)."""
-    address = _admit()
-    query = wire.decode_query(request.query_string)
-    presented = auth.presented_token(query, request.headers.get("Authorization"))
-    _authenticate(address, lambda: auth.check_ingest_token(get_config().ingest_token, presented))
-    return _stored(store.observer_row(_delivery(address, query)))
+    return _stored(_checked(OBSERVER_PATH))
 
 
-@bp.post("/webhooks/scalr")
+@bp.post(WEBHOOK_PATH)
 def receive_webhook() -> Response:
     """Store a signed Scalr 5.x webhook; a repeated eventId answers 200."""
-    address = _admit()
-    config = get_config()
-    delivery = _delivery(address)
-    _authenticate(
-        address,
-        lambda: auth.check_webhook_signature(
-            config.scalr_webhook_key,
-            delivery.body,
-            request.headers.get("Date"),
-            request.headers.get("X-Signature"),
-            config.webhook_max_skew_seconds,
-            get_clock()(),
-        ),
-    )
-    return _stored(store.webhook_row(delivery, config.webhook_keep_user_variables))
+    return _stored(_checked(WEBHOOK_PATH))
 
 
 @bp.cli.command("replay")
