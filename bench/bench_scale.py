@@ -22,11 +22,13 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from app.db import make_engine
 from bench import servers
@@ -91,6 +93,31 @@ def _simulator() -> SimulatorServer:
     config = demo_config(KEY, SECRET)
     config["timings"] = {"tick_seconds": 0}
     return SimulatorServer(build_state(config, autotick=False))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What one measurement runs in: a scratch folder, the rules file, a fresh database, Scalr."""
+
+    workdir: Path
+    rules: Path
+    url: str
+    sim: SimulatorServer
+
+
+@contextmanager
+def _stage(base_url: str | None, label: str) -> Iterator[Stage]:
+    """Give a measurement its folder, RULES, a fresh database and a simulator; drop them after."""
+    with tempfile.TemporaryDirectory(prefix=f"lifeguard-{label}-") as tmp, _simulator() as sim:
+        workdir = Path(tmp)
+        rules = workdir / "rules.yml"
+        rules.write_text(RULES)
+        url, schema = servers.fresh_database(base_url, workdir, label)
+        try:
+            yield Stage(workdir, rules, url, sim)
+        finally:
+            if schema:
+                servers.drop_schema(base_url or "", schema)
 
 
 def _state(url: str) -> tuple[int, int, dict[str, int], bool]:
@@ -166,71 +193,55 @@ def _post(url: str, deliveries: int, pause: float = 0.0) -> tuple[int, float]:
 
 def storm(pg_url: str, deliveries: int, trickle: bool, settle_timeout: float) -> StormFigures:
     """Post a storm (or a trickle) through Lifeguard with its worker; return the figures."""
-    with tempfile.TemporaryDirectory(prefix="lifeguard-storm-") as tmp, _simulator() as sim:
-        workdir = Path(tmp)
-        rules = workdir / "rules.yml"
-        rules.write_text(RULES)
-        url, schema = servers.fresh_database(pg_url, workdir, "storm")
-        try:
-            name = "storm trickle" if trickle else "storm"
-            with servers.lifeguard(name, url, workdir, rules, _scalr(sim), True) as running:
-                began = time.perf_counter()
-                if trickle:  # one every 50 ms
-                    acknowledged, post_seconds = _post(running.url, deliveries, 0.05)
-                else:
-                    acknowledged, post_seconds = _storm_wrk(running.url, url, deliveries)
-                stored = _state(url)[0]
-                settled = _settle(url, stored, settle_timeout - (time.perf_counter() - began))
-                settle_seconds = time.perf_counter() - began
-                stored, matched, statuses, breaker = _state(url)
-            return StormFigures(
-                deliveries, acknowledged, stored, post_seconds, settle_seconds,
-                len(sim.state.calls("ServerLaunch")), statuses, breaker, settled, matched,
-            )  # fmt: skip
-        finally:
-            if schema:
-                servers.drop_schema(pg_url, schema)
+    with _stage(pg_url, "storm") as stage:
+        workdir, rules, url, sim = stage.workdir, stage.rules, stage.url, stage.sim
+        name = "storm trickle" if trickle else "storm"
+        with servers.lifeguard(name, url, workdir, rules, _scalr(sim), True) as running:
+            began = time.perf_counter()
+            if trickle:  # one every 50 ms
+                acknowledged, post_seconds = _post(running.url, deliveries, 0.05)
+            else:
+                acknowledged, post_seconds = _storm_wrk(running.url, url, deliveries)
+            stored = _state(url)[0]
+            settled = _settle(url, stored, settle_timeout - (time.perf_counter() - began))
+            settle_seconds = time.perf_counter() - began
+            stored, matched, statuses, breaker = _state(url)
+        return StormFigures(
+            deliveries, acknowledged, stored, post_seconds, settle_seconds,
+            len(sim.state.calls("ServerLaunch")), statuses, breaker, settled, matched,
+        )  # fmt: skip
 
 
 def scale(pg_url: str, workers: int, jobs: int, latency: float) -> ScaleFigures:
     """Run `jobs` launches with `workers` worker processes; return the throughput."""
-    with tempfile.TemporaryDirectory(prefix="lifeguard-scale-") as tmp, _simulator() as sim:
+    with _stage(pg_url, f"scale-{workers}") as stage:
+        workdir, rules, url, sim = stage.workdir, stage.rules, stage.url, stage.sim
         sim.state.add_fault(Fault("latency", action="ServerLaunch", latency=latency))
-        workdir = Path(tmp)
-        rules = workdir / "rules.yml"
-        rules.write_text(RULES)
-        url, schema = servers.fresh_database(pg_url, workdir, f"scale-{workers}")
+        scalr = {**_scalr(sim), "REMEDIATION_BUDGET_MAX": str(jobs * 10)}
+        with servers.lifeguard(f"scale {workers}", url, workdir, rules, scalr, False) as web:
+            _post(web.url, jobs)  # back to back: no worker runs yet
+        env = servers.lifeguard_env(url, workdir, rules, scalr)
+        log = workdir / "workers.log"
+        procs = [
+            servers._spawn([str(servers.BIN / "flask"), "--app", "wsgi", "worker"], env, log)
+            for _ in range(workers)
+        ]
         try:
-            scalr = {**_scalr(sim), "REMEDIATION_BUDGET_MAX": str(jobs * 10)}
-            with servers.lifeguard(f"scale {workers}", url, workdir, rules, scalr, False) as web:
-                _post(web.url, jobs)  # back to back: no worker runs yet
-            env = servers.lifeguard_env(url, workdir, rules, scalr)
-            log = workdir / "workers.log"
-            procs = [
-                servers._spawn([str(servers.BIN / "flask"), "--app", "wsgi", "worker"], env, log)
-                for _ in range(workers)
-            ]
-            try:
-                _settle(url, jobs, 600)
-            finally:
-                for proc in procs:
-                    servers._stop(proc)
-            engine = make_engine(url)
-            try:
-                with engine.connect() as conn:
-                    first, last = conn.execute(
-                        text("SELECT min(started_at), max(finished_at) FROM action_jobs")
-                    ).one()
-            finally:
-                engine.dispose()
-            statuses = _state(url)[2]
-            seconds = (last - first).total_seconds() if first and last else 0.0
-            return ScaleFigures(
-                workers, jobs, seconds, len(sim.state.calls("ServerLaunch")), statuses
-            )
+            _settle(url, jobs, 600)
         finally:
-            if schema:
-                servers.drop_schema(pg_url, schema)
+            for proc in procs:
+                servers._stop(proc)
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                first, last = conn.execute(
+                    text("SELECT min(started_at), max(finished_at) FROM action_jobs")
+                ).one()
+        finally:
+            engine.dispose()
+        statuses = _state(url)[2]
+        seconds = (last - first).total_seconds() if first and last else 0.0
+        return ScaleFigures(workers, jobs, seconds, len(sim.state.calls("ServerLaunch")), statuses)
 
 
 def summary(statuses: dict[str, int]) -> str:
@@ -282,7 +293,7 @@ def _seed(url: str, events: int) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(Event.__table__.insert(), rows)
+            conn.execute(insert(Event), rows)
     finally:
         engine.dispose()
 
@@ -300,60 +311,53 @@ def matching(base_url: str | None, events: int, timeout: float = 600) -> MatchFi
     from app.rules.store import RulesStore
     from app.worker.loop import Worker
 
-    with tempfile.TemporaryDirectory(prefix="lifeguard-match-") as tmp, _simulator() as sim:
-        workdir = Path(tmp)
-        rules = workdir / "rules.yml"
-        rules.write_text(RULES)
-        url, schema = servers.fresh_database(base_url, workdir, "match")
-        try:
-            _seed(url, events)
-            config = Config.from_env(
-                {**_scalr(sim), "DATABASE_URL": url, "INVENTORY_SYNC_SECONDS": "0"}
-            ).with_overrides(instance_path=workdir / "instance", rules_file=str(rules))
-            engine = make_engine(url)
-            counts = {"all": 0, "match": 0}
-            matching_now = [False]
+    with _stage(base_url, "match") as stage:
+        workdir, rules, url, sim = stage.workdir, stage.rules, stage.url, stage.sim
+        _seed(url, events)
+        config = Config.from_env(
+            {**_scalr(sim), "DATABASE_URL": url, "INVENTORY_SYNC_SECONDS": "0"}
+        ).with_overrides(instance_path=workdir / "instance", rules_file=str(rules))
+        engine = make_engine(url)
+        counts = {"all": 0, "match": 0}
+        matching_now = [False]
 
-            def count(*_args: object) -> None:
-                counts["all"] += 1
-                counts["match"] += matching_now[0]
+        def count(*_args: object) -> None:
+            counts["all"] += 1
+            counts["match"] += matching_now[0]
 
-            sa_event.listen(engine, "before_cursor_execute", count)
-            store = RulesStore(rules)
-            store.reload_if_changed()
-            worker = Worker(config, sessionmaker(engine, expire_on_commit=False), store)
-            name = "process_events" if hasattr(worker, "process_events") else "process_one_event"
-            step = getattr(worker, name)
+        sa_event.listen(engine, "before_cursor_execute", count)
+        store = RulesStore(rules)
+        store.reload_if_changed()
+        worker = Worker(config, sessionmaker(engine, expire_on_commit=False), store)
+        name = "process_events" if hasattr(worker, "process_events") else "process_one_event"
+        step = getattr(worker, name)
 
-            done_at = [0.0]
+        done_at = [0.0]
 
-            def counted() -> bool:
-                matching_now[0] = True
-                try:
-                    busy = bool(step())
-                finally:
-                    matching_now[0] = False
-                if not busy and not done_at[0]:
-                    done_at[0] = time.perf_counter()
-                return busy
-
-            setattr(worker, name, counted)
-            began = time.perf_counter()
+        def counted() -> bool:
+            matching_now[0] = True
             try:
-                while time.perf_counter() - began < timeout and worker.run_once():
-                    pass
-                settle_seconds = time.perf_counter() - began
-                match_seconds = (done_at[0] - began) if done_at[0] else settle_seconds
+                busy = bool(step())
             finally:
-                worker.clients.close()
-                worker.http.close()
-                engine.dispose()
-            statuses = _state(url)[2]
-            return MatchFigures(
-                "postgresql" if base_url else "sqlite", events,
-                match_seconds, settle_seconds, counts["all"], counts["match"],
-                len(sim.state.calls("ServerLaunch")), statuses,
-            )  # fmt: skip
+                matching_now[0] = False
+            if not busy and not done_at[0]:
+                done_at[0] = time.perf_counter()
+            return busy
+
+        setattr(worker, name, counted)
+        began = time.perf_counter()
+        try:
+            while time.perf_counter() - began < timeout and worker.run_once():
+                pass
+            settle_seconds = time.perf_counter() - began
+            match_seconds = (done_at[0] - began) if done_at[0] else settle_seconds
         finally:
-            if schema:
-                servers.drop_schema(base_url or "", schema)
+            worker.clients.close()
+            worker.http.close()
+            engine.dispose()
+        statuses = _state(url)[2]
+        return MatchFigures(
+            "postgresql" if base_url else "sqlite", events,
+            match_seconds, settle_seconds, counts["all"], counts["match"],
+            len(sim.state.calls("ServerLaunch")), statuses,
+        )  # fmt: skip

@@ -29,6 +29,7 @@ if SMOKE:  # before bench_dashboard reads its knobs at import
     os.environ.setdefault("BENCH_EVENTS", "2000")
     os.environ.setdefault("BENCH_ROUNDS", "3")
 
+from app.config import Config  # noqa: E402
 from bench import (  # noqa: E402
     bench_dashboard,
     bench_matching,
@@ -424,6 +425,14 @@ def scale_rows(
     trickle = bench_scale.storm(pg_url, max(60, deliveries // 100), True, 120)
     one = bench_scale.scale(pg_url, 1, jobs, latency)
     three = bench_scale.scale(pg_url, 3, jobs, latency)
+    # One worker's own loop draining a stored backlog: the storm's matching rate on each
+    # database, without the web process beside it.
+    backlog = max(100, deliveries // 10)
+    drained = {db: bench_scale.matching(url, backlog) for db, url in (("s", None), ("p", pg_url))}
+
+    def drain(f: bench_scale.MatchFigures) -> str:
+        per_event = f.match_statements / f.events if f.events else 0.0
+        return f"{f.rate:,.0f} ({per_event:.1f} statements an event)"
 
     def outcome(f: bench_scale.StormFigures) -> str:
         breaker = "breaker open" if f.breaker_open else "breaker closed"
@@ -456,6 +465,14 @@ def scale_rows(
             "same" if storm.launches == trickle.launches else "DIFFERENT",
         ),
         (
+            f"worker draining {backlog:,} stored HostDown: events matched/s (statements)",
+            drain(drained["s"]),
+            drain(drained["p"]),
+            "storm target: 10,000 in 60 s = 167/s",
+            f"{drained['s'].rate / 167:.2f}x",
+            f"{drained['p'].rate / 167:.2f}x",
+        ),
+        (
             f"job throughput, jobs/s, {jobs} launches answered in {latency:g} s, 3 workers",
             "PostgreSQL only",
             f"{three.rate:.1f} ({three.launches} calls for {three.jobs} jobs)",
@@ -467,6 +484,11 @@ def scale_rows(
     wrong = []
     if storm.stored < storm.acknowledged:
         wrong.append(f"storm: {storm.acknowledged} answered 202 but {storm.stored} stored")
+    # Every backlog event asks for a launch: the default budget allows that many, no more.
+    budget = min(backlog, Config.from_env({}).budget_max)
+    for m in drained.values():
+        if m.launches != budget:
+            wrong.append(f"backlog on {m.database}: {m.launches} launches for a budget of {budget}")
     for f in (one, three):
         if f.launches != f.jobs:
             wrong.append(f"{f.workers} workers: {f.launches} launches for {f.jobs} jobs")
