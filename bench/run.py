@@ -9,6 +9,7 @@ for CPU time per delivery (bench/cpu.py), BENCH_LATENCY_EVENTS (40), BENCH_EVENT
 1000000 for the figure in docs/performance.md) and BENCH_PRUNE_WRK_SECONDS (5) for
 retention (bench_prune.py), BENCH_STORM_DELIVERIES (10000), BENCH_SCALE_JOBS (40) and
 BENCH_SCALE_LATENCY (0.25 s) for bench_scale.py, BENCH_OUTPUT (docs/performance.md).
+Prints a second table, issue 15's targets with a verdict each (bench/targets.py).
 Exits non-zero when a delivery answered 202 was not stored or a figure is missing.
 """
 
@@ -35,10 +36,15 @@ from bench import (  # noqa: E402
     bench_matching,
     bench_prune,
     bench_scale,
+    targets,
     worker_latency,
 )
 from bench import cpu as bench_cpu  # noqa: E402
-from bench.ingest import Outcome, median  # noqa: E402
+from bench.ingest import (  # noqa: E402
+    Outcome,
+    median,
+    percentile,
+)
 from bench.ingest import run as run_ingest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,10 +99,114 @@ def spread(values: list[float], digits: int = 0) -> str:
     return f"{fmt(median(values), digits)} ({fmt(min(values), digits)}-{fmt(max(values), digits)})"
 
 
-def ratio(ours: list[float], base: list[float]) -> str:
+def ratio_value(ours: list[float], base: list[float]) -> float | None:
     """Return the median over rounds of ours ÷ baseline, each pair measured in one round."""
     pairs = [a / b for a, b in zip(ours, base, strict=False) if b]
-    return f"{median(pairs):.2f}x" if pairs else MISSING
+    return median(pairs) if pairs else None
+
+
+def ratio(ours: list[float], base: list[float]) -> str:
+    """Return `ratio_value` as a table cell."""
+    value = ratio_value(ours, base)
+    return MISSING if value is None else f"{value:.2f}x"
+
+
+def ingest_checks(out: dict[str, Outcome], conns: list[int], checks: list[targets.Check]) -> None:
+    """Add issue 15's ingest targets: throughput and p99 against bare Flask and webhook,
+    with and without the worker, event -> first Scalr call under the load, memory."""
+
+    def series(name: str, c: int, attr: str) -> list[float]:
+        o = out.get(name)
+        return [getattr(load, attr) for load in o.loads.get(c, [])] if o else []
+
+    for db, floor in (("SQLite", 0.75), ("PostgreSQL", 0.5)):
+        if db not in out:
+            continue
+        for c in conns:
+            checks.append(
+                targets.Check(
+                    f"ingest req/s ÷ bare Flask, {c} conns",
+                    db,
+                    ratio_value(series(db, c, "rps"), series("bare Flask", c, "rps")),
+                    floor,
+                    False,
+                    "x",
+                )
+            )
+        for c in conns:
+            checks.append(
+                targets.Check(
+                    f"ingest req/s ÷ webhook, {c} conns",
+                    db,
+                    ratio_value(series(db, c, "rps"), series("webhook", c, "rps")),
+                    3.0,
+                    False,
+                    "x",
+                )
+            )
+        checks.append(
+            targets.Check(
+                f"ingest p99 ÷ bare Flask p99, {conns[0]} conns",
+                db,
+                ratio_value(series(db, conns[0], "p99"), series("bare Flask", conns[0], "p99")),
+                2.0,
+                True,
+                "x",
+            )
+        )
+        for c in conns:
+            checks.append(
+                targets.Check(
+                    f"ingest req/s ÷ bare Flask, {c} conns, worker matching every event",
+                    db,
+                    ratio_value(series(db + " + worker", c, "rps"), series("bare Flask", c, "rps")),
+                    0.5,
+                    False,
+                    "x",
+                )
+            )
+        probed = out.get(db + " + worker")
+        samples = probed.probe_latency if probed else []
+        for pct, limit in ((50, 50.0), (99, 250.0)):
+            checks.append(
+                targets.Check(
+                    f"event → first Scalr call p{pct}, web under the ingest load",
+                    db,
+                    percentile(samples, pct) * 1000 if samples else None,
+                    limit,
+                    True,
+                    "ms",
+                    f"{len(samples)} probes" if samples else "",
+                )
+            )
+        for name, attr, what in (
+            (db, "web_rss", "web worker"),
+            (db + " + worker", "worker_rss", "worker process"),
+        ):
+            o = out.get(name)
+            values = getattr(o, attr) if o else []
+            if len(values) >= 2 and values[0]:
+                checks.append(
+                    targets.Check(
+                        f"RSS of the {what}, last round ÷ first (no growth)",
+                        db,
+                        values[-1] / values[0],
+                        1.1,
+                        True,
+                        "x",
+                    )
+                )
+
+
+def probe_cell(o: Outcome | None) -> str:
+    """Return p50 / p99 ms of the probes of one server (and how many never launched)."""
+    if o is None:
+        return "skipped"
+    if not o.probe_latency:
+        return MISSING
+    p50, p99 = (percentile(o.probe_latency, q) * 1000 for q in (50, 99))
+    missed = f", {o.probes_missed} not launched within 10 s" if o.probes_missed else ""
+    return f"{fmt(p50, 1)} / {fmt(p99, 1)} ({len(o.probe_latency)} probes{missed})"
 
 
 def ingest_rows(out: dict[str, Outcome], conns: list[int], pg: bool) -> list[Row]:
@@ -158,6 +268,16 @@ def ingest_rows(out: dict[str, Outcome], conns: list[int], pg: bool) -> list[Row
         o = out.get(name)
         cells.append(f"{o.processed:,} of {o.stored:,}" if o else "skipped")
     rows.append(("events matched by the worker by the end of the load", *cells, "—", "", ""))
+    rows.append(
+        (
+            "event → first Scalr call p50 / p99 ms, web under the ingest load, worker running",
+            probe_cell(out.get("SQLite + worker")),
+            probe_cell(out.get("PostgreSQL + worker")) if pg else "skipped",
+            "target 50 / 250",
+            "",
+            "",
+        )
+    )
     for name, attr, label in (
         ("", "web_rss", "RSS of a web worker, MiB, by round"),
         (" + worker", "web_rss", "RSS of a web worker (worker running), MiB"),
@@ -273,11 +393,24 @@ def worker_latency_db(
     return fresh_database(base, workdir, f"latency-{label}-{wake}")
 
 
-def matching_rows(seconds: float) -> list[Row]:
+def matching_rows(seconds: float, checks: list[targets.Check]) -> list[Row]:
     """Return the rule matching rows (no database: the same code on both)."""
     rows: list[Row] = []
+    stored: dict[int, int] = {}
     for count, keyed in ((1000, True), (10000, True), (1000, False)):
         f = bench_matching.measure(count, seconds, keyed)
+        if keyed:
+            stored[count] = f.stored_bytes
+            checks.append(
+                targets.Check(
+                    f"matching_rules per event, {count:,} rules",
+                    "both (no database)",
+                    f.matching_ms,
+                    0.2 if count == 1000 else 1.0,
+                    True,
+                    "ms",
+                )
+            )
         shape = "" if keyed else ", no equality to index on"
         rows.append(
             (
@@ -310,10 +443,20 @@ def matching_rows(seconds: float) -> list[Row]:
                     "",
                 )
             )
+    checks.append(
+        targets.Check(
+            "bytes stored on an event, 10,000 rules ÷ 1,000 rules (bounded by matches, not rules)",
+            "both (no database)",
+            stored[10000] / stored[1000] if stored.get(1000) else None,
+            2.0,
+            True,
+            "x",
+        )
+    )
     return rows
 
 
-def dashboard_rows(pg_url: str | None) -> list[Row]:
+def dashboard_rows(pg_url: str | None, checks: list[targets.Check]) -> list[Row]:
     """Return the dashboard page rows (p50 over the seeded events table, vs /healthz)."""
     results: dict[str, dict[str, tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="lifeguard-bench-") as tmp:
@@ -334,6 +477,18 @@ def dashboard_rows(pg_url: str | None) -> list[Row]:
                 continue
             p50, p99 = r[page]
             h = r["/healthz (baseline)"][0]
+            n = bench_dashboard.N_EVENTS
+            checks.append(
+                targets.Check(
+                    f"dashboard {page} p50",
+                    label,
+                    p50,
+                    150.0,
+                    True,
+                    "ms",
+                    f"{n:,} events" + ("" if n >= 1_000_000 else "; the target is at 1,000,000"),
+                )
+            )
             cells.append(f"{p50:.1f} (p99 {p99:.1f})")
             base.append(f"{h:.1f}")
             ratios.append(f"{p50 / h:.0f}x")
@@ -416,7 +571,7 @@ def prune_rows(pg_url: str | None, events: int, seconds: float) -> tuple[list[Ro
 
 
 def scale_rows(
-    pg_url: str | None, deliveries: int, jobs: int, latency: float
+    pg_url: str | None, deliveries: int, jobs: int, latency: float, checks: list[targets.Check]
 ) -> tuple[list[Row], list[str]]:
     """Return the PostgreSQL scale rows (a storm, several workers) and what went wrong."""
     if not pg_url:
@@ -481,6 +636,35 @@ def scale_rows(
             f"{three.rate / one.rate:.2f}x" if one.rate else MISSING,
         ),
     ]
+    same = (storm.launches, storm.breaker_open) == (trickle.launches, trickle.breaker_open)
+    checks += [
+        targets.Check(
+            f"storm: {deliveries:,} HostDown, all matched and every job ended",
+            "PostgreSQL",
+            storm.settle_seconds if storm.settled else None,
+            60.0,
+            True,
+            "s",
+            "" if storm.settled else f"{storm.matched:,} matched in 60 s",
+        ),
+        targets.Check(
+            "storm: launches and breaker differ from a trickle's",
+            "PostgreSQL",
+            0.0 if same else 1.0,
+            0.0,
+            True,
+            "",
+            f"{storm.launches} vs {trickle.launches} launches",
+        ),
+        targets.Check(
+            "job throughput, 3 workers ÷ 1 worker",
+            "PostgreSQL",
+            three.rate / one.rate if one.rate else None,
+            2.5,
+            False,
+            "x",
+        ),
+    ]
     wrong = []
     if storm.stored < storm.acknowledged:
         wrong.append(f"storm: {storm.acknowledged} answered 202 but {storm.stored} stored")
@@ -519,10 +703,14 @@ def main() -> int:
     warmup = float(knob("BENCH_WARMUP_SECONDS", "2", "0"))
     events = int(knob("BENCH_LATENCY_EVENTS", "40", "5"))
     print(f"bench on {machine()}; PostgreSQL: {'yes' if pg_url else 'skipped'}; smoke: {SMOKE}")
+    checks: list[targets.Check] = []
     print("rule matching")
-    rows = matching_rows(float(knob("BENCH_MATCHING_SECONDS", "1", "0.1")))
+    rows = matching_rows(float(knob("BENCH_MATCHING_SECONDS", "1", "0.1")), checks)
     print("ingest under wrk")
     outcomes = run_ingest(pg_url, rounds, conns, seconds, warmup)
+    ingest_first: list[targets.Check] = []
+    ingest_checks(outcomes, conns, ingest_first)
+    checks[:0] = ingest_first
     rows = ingest_rows(outcomes, conns, pg_url is not None) + rows
     print("ingest CPU time per delivery")
     cpu_conns = conns[0]
@@ -536,7 +724,7 @@ def main() -> int:
     print("event → first Scalr call")
     rows += latency_rows(pg_url, events)
     print("dashboard")
-    rows += dashboard_rows(pg_url)
+    rows += dashboard_rows(pg_url, checks)
     print("retention: prune under ingest")
     more, prune_lost = prune_rows(
         pg_url,
@@ -550,10 +738,11 @@ def main() -> int:
         int(knob("BENCH_STORM_DELIVERIES", "10000", "300")),
         int(knob("BENCH_SCALE_JOBS", "40", "9")),
         float(knob("BENCH_SCALE_LATENCY", "0.25", "0.05")),
+        checks,
     )
     rows += more
     elapsed = time.monotonic() - started
-    text = table(rows)
+    text = table(rows) + "\n\n## Targets, checked by this run\n\n" + targets.table(checks)
     print()
     print(text)
     print(f"\n{'smoke ' if SMOKE else ''}bench took {elapsed:.0f} s")
