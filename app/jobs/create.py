@@ -334,19 +334,36 @@ class BatchResult:
 
 
 def process_events(
-    session: Session, events: list[Event], ruleset: RuleSet, now: datetime, public_url: str = ""
+    session: Session,
+    events: list[Event],
+    ruleset: RuleSet,
+    now: datetime,
+    public_url: str = "",
+    *,
+    isolate: bool = True,
 ) -> BatchResult:
-    """Match claimed events in id order, each in a savepoint (caller commits).
+    """Match claimed events in id order (caller commits).
 
-    An event whose matching raises is rolled back to its savepoint alone and
-    marked processed with the error; the others of the batch keep their jobs.
-    Their jobs, their marks and the failures commit together with the caller.
+    With `isolate`, each event is matched in a savepoint: one whose matching
+    raises is rolled back alone and marked processed with the error, and the
+    others of the batch keep their jobs. Without it the batch is matched with no
+    savepoint and flushed once (the inserts and updates of all its events sent
+    together, not three round trips an event): the first error propagates and
+    the caller must roll the whole transaction back and match the batch again
+    isolated (the worker's `process_events` does). Jobs, marks and failures
+    commit together with the caller.
     """
     result = BatchResult(events=len(events))
     if not events:
         return result
     reads = BatchReads(session, events)
     for event in events:
+        if not isolate:
+            done = _match(session, event, ruleset, now, public_url, reads)
+            reads.note(done.created, done.server)
+            result.jobs += len(done.created)
+            result.cancelled += done.cancelled
+            continue
         try:
             with session.begin_nested():
                 done = _match(session, event, ruleset, now, public_url, reads)

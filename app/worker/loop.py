@@ -108,12 +108,27 @@ class Worker:
         if not self.rules_ready():
             return False
         started = time.perf_counter()
-        with transaction(self.factory) as session:
-            events = claim_events(session, limit)
-            if not events:
-                return False
-            ruleset = self.rules.current
-            result = process_events(session, events, ruleset, self.clock(), self.config.public_url)
+        ruleset = self.rules.current
+        try:
+            # The whole batch in one flush first; almost every batch matches without error.
+            with transaction(self.factory) as session:
+                events = claim_events(session, limit)
+                if not events:
+                    return False
+                result = process_events(
+                    session, events, ruleset, self.clock(), self.config.public_url, isolate=False
+                )
+        except Exception as exc:
+            # Nothing of that attempt was kept: match the batch again, each event in a
+            # savepoint, so the event that failed is recorded and the others go through.
+            log.warning("a batch of events failed as a whole (%s); matching it event by event", exc)
+            with transaction(self.factory) as session:
+                events = claim_events(session, limit)
+                if not events:
+                    return False
+                result = process_events(
+                    session, events, ruleset, self.clock(), self.config.public_url
+                )
         # One line a batch, not one an event: a storm must not become a storm of log lines.
         log.info(
             "matched %d events (ids %d-%d), rules %s: %d jobs, %d cancelled, %d failed, %.0f ms",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from app.db import transaction
 from app.jobs import create
@@ -84,3 +84,57 @@ def test_the_worker_drains_a_backlog_in_batches(make_stack):
     assert stack.worker.process_events() is True
     assert stack.worker.process_events() is False
     assert len(stack.jobs()) == 150
+
+
+def test_the_worker_matches_a_batch_again_event_by_event_when_one_event_breaks_it(
+    make_stack, monkeypatch
+):
+    stack = make_stack(rules(extra="delay: 1h"))
+    ids = [
+        host_down(stack, f"00000000-0000-4000-8000-{i:012d}", "&farm_role_id=1978")
+        for i in range(4)
+    ]
+    bad = ids[2]
+    real = create._match
+    attempts: list[bool] = []
+
+    def breaks_on_bad(session, event, *rest):
+        if event.id == bad:
+            attempts.append(session.in_nested_transaction())
+            raise RuntimeError("a template bug")
+        return real(session, event, *rest)
+
+    monkeypatch.setattr(create, "_match", breaks_on_bad)
+    assert stack.worker.process_events() is True
+    # First the whole batch with no savepoint, then again one savepoint an event.
+    assert attempts == [False, True]
+    assert sorted(j.event_id for j in stack.jobs()) == [i for i in ids if i != bad]
+    with stack.factory() as session:
+        assert all(session.get(Event, i).processed_at for i in ids)
+        assert "a template bug" in session.get(Event, bad).evaluations[0]["reason"]
+    # Nothing of the failed attempt was kept: one job an event, no duplicates.
+    assert len(stack.jobs()) == 3
+
+
+def test_the_worker_matches_a_clean_batch_without_a_savepoint_an_event(make_stack):
+    stack = make_stack(rules(extra="delay: 1h"))
+    for i in range(20):
+        host_down(stack, f"00000000-0000-4000-8000-{i:012d}", "&farm_role_id=1978")
+    statements: list[str] = []
+    engine = stack.factory.kw["bind"]
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert stack.worker.process_events() is True
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(stack.jobs()) == 20
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+    # The twenty events' marks go in one executemany (at most two: the first event's are
+    # flushed when the batch first reads the rules' states), not an UPDATE an event.
+    updates = [s for s in statements if s.startswith("UPDATE events")]
+    server_inserts = [s for s in statements if s.startswith("INSERT INTO servers")]
+    assert len(updates) <= 2 and len(server_inserts) <= 2, statements
