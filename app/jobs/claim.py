@@ -8,6 +8,7 @@ that has room for one more; `app.jobs.policy` makes each decision.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -43,6 +44,10 @@ log = logging.getLogger(__name__)
 
 # How many jobs one claim transaction may settle by their guards before it commits.
 SETTLE_BATCH = 100
+# At most this long settling guard-stopped jobs in one claim: each costs the guards' reads,
+# and the worker's loop must get back to matching events (a storm's jobs, all skipped by
+# an open breaker, would otherwise take most of its time and leave events unmatched).
+SETTLE_SECONDS = 0.1
 
 
 def due_job_query(now: datetime):  # type: ignore[no-untyped-def]
@@ -253,7 +258,13 @@ def claim_job(
 
 
 def claim_jobs(
-    session: Session, ruleset: RuleSet, config: Config, worker: str, now: datetime, limit: int
+    session: Session,
+    ruleset: RuleSet,
+    config: Config,
+    worker: str,
+    now: datetime,
+    limit: int,
+    seconds: float | None = None,
 ) -> tuple[list[ActionJob], ActionJob | None]:
     """Claim due jobs until one may run; return those its guards ended, and that one.
 
@@ -261,10 +272,13 @@ def claim_jobs(
     in the same transaction, every decision seeing the ones before (a breaker the
     budget opened skips the jobs after it). Settling jobs in a batch only shares
     the transaction; it decides nothing apart from the policy. At most `limit`
-    jobs are taken (caller commits).
+    jobs are taken, and none after `seconds` of settling (caller commits).
     """
     settled: list[ActionJob] = []
+    deadline = time.monotonic() + seconds if seconds is not None else None
     while len(settled) < limit:
+        if settled and deadline is not None and time.monotonic() >= deadline:
+            return settled, None
         job = claim_job(session, ruleset, config, worker, now)
         if job is None:
             return settled, None

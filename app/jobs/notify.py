@@ -1,12 +1,16 @@
 """Wake idle workers: transactional PostgreSQL NOTIFY, and the listener that waits for it.
 
 NOTIFY is delivered at commit, so a worker never wakes for a row it cannot
-see yet. SQLite has no NOTIFY; the listener then sleeps a short poll interval.
+see yet. SQLite has no NOTIFY; there the listener watches `PRAGMA data_version`,
+which changes for a connection whenever another connection (any process) has
+committed to the file (https://www.sqlite.org/pragma.html#pragma_data_version),
+and wakes when it does. Reading it takes no lock and starts no transaction.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import Any
 
@@ -18,7 +22,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_CHANNEL = "lifeguard_events"
 JOBS_CHANNEL = "lifeguard_jobs"
-SQLITE_POLL_SECONDS = 0.1
+SQLITE_POLL_SECONDS = 0.1  # a plain sleep, when there is no file to watch (in-memory)
+DATA_VERSION_SECONDS = 0.005  # how often the SQLite file's commit counter is read
 
 
 def notify(session: Session, channel: str, payload: str = "") -> None:
@@ -39,9 +44,63 @@ class Listener:
         self._conn: Any = None
         self._url: str | None = None
         self._broken = False
+        self._sqlite_path: str | None = None
+        self._watch: sqlite3.Connection | None = None
+        self._version: int | None = None
         if engine.dialect.name == "postgresql":
             url = make_url(engine.url).set(drivername="postgresql")
             self._url = url.render_as_string(hide_password=False)
+        elif engine.dialect.name == "sqlite":
+            database = engine.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self._sqlite_path = database
+                # The baseline is taken before the worker's first look for work, so a
+                # commit between that look and the first wait still wakes it.
+                self._version = self._data_version()
+
+    def _data_version(self) -> int | None:
+        """Return the SQLite file's data_version for our own connection (None if unreadable)."""
+        assert self._sqlite_path is not None
+        try:
+            if self._watch is None:
+                # Autocommit: the PRAGMA must not open a read transaction that would pin
+                # a WAL snapshot (and hold back checkpoints) between two reads.
+                self._watch = sqlite3.connect(
+                    self._sqlite_path, isolation_level=None, check_same_thread=False
+                )
+            return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            log.debug("reading data_version failed (%s); polling", exc)
+            self._close_watch()
+            return None
+
+    def _wait_sqlite(self, seconds: float) -> None:
+        """Sleep until a connection commits to the file (since the last wait), or `seconds`
+        pass. The worker's own commits count too: they cost one more look for work."""
+        if self._version is None:
+            self._version = self._data_version()
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(
+                min(
+                    left, DATA_VERSION_SECONDS if self._version is not None else SQLITE_POLL_SECONDS
+                )
+            )
+            version = self._data_version()
+            if version is None or version != self._version:
+                self._version = version
+                return
+
+    def _close_watch(self) -> None:
+        if self._watch is not None:
+            try:
+                self._watch.close()
+            except sqlite3.Error:
+                log.debug("closing the data_version connection failed", exc_info=True)
+            self._watch = None
 
     def _connect(self) -> Any:
         import psycopg
@@ -56,8 +115,10 @@ class Listener:
         """Return after `seconds`, or as soon as a notification arrives."""
         if seconds <= 0:
             return
+        if self._sqlite_path is not None:
+            self._wait_sqlite(seconds)
+            return
         if self._url is None:
-            # A poll of the partial index on a local file is cheap.
             time.sleep(min(seconds, SQLITE_POLL_SECONDS))
             return
         try:
@@ -77,6 +138,7 @@ class Listener:
 
     def close(self) -> None:
         """Close the listening connection."""
+        self._close_watch()
         if self._conn is not None:
             try:
                 self._conn.close()

@@ -20,7 +20,13 @@ from app.db import transaction, utcnow
 from app.inventory.sync import sync_all
 from app.jobs import ingest_gap
 from app.jobs.approvals import expire_approvals
-from app.jobs.claim import SETTLE_BATCH, claim_jobs, next_due_at, reap_expired_leases
+from app.jobs.claim import (
+    SETTLE_BATCH,
+    SETTLE_SECONDS,
+    claim_jobs,
+    next_due_at,
+    reap_expired_leases,
+)
 from app.jobs.create import BATCH_SIZE, claim_events, process_events
 from app.jobs.notify import Listener
 from app.jobs.outcome import record_outcome
@@ -161,7 +167,9 @@ class Worker:
         """
         now = self.clock()
         with transaction(self.factory) as session:
-            settled, job = claim_jobs(session, self.rules.current, self.config, self.id, now, limit)
+            settled, job = claim_jobs(
+                session, self.rules.current, self.config, self.id, now, limit, SETTLE_SECONDS
+            )
             for done in settled:
                 log.info(
                     "job %s %s settled by a guard: %s (%s)",

@@ -169,3 +169,29 @@ def test_an_open_breaker_stops_a_retry_and_a_persons_retry_too(db_session):
     assert (
         again.reason == "remediation breaker of environment 'default' is open: budget spent: test"
     )
+
+
+def test_settling_guard_stopped_jobs_stops_after_its_time_and_leaves_the_rest_due(monkeypatch):
+    """A backlog of jobs a guard ends is settled a slice of time at a time, never none."""
+    from types import SimpleNamespace
+
+    from app.jobs import claim as claim_module
+
+    clock = [100.0]
+    taken: list[int] = []
+
+    def settles_one(session, ruleset, config, worker, now):
+        taken.append(len(taken))
+        clock[0] += 0.04  # each job's guards take 40 ms
+        return SimpleNamespace(id=len(taken), status="skipped")
+
+    monkeypatch.setattr(claim_module, "claim_job", settles_one)
+    monkeypatch.setattr(claim_module.time, "monotonic", lambda: clock[0])
+    settled, job = claim_module.claim_jobs(None, None, None, "w", None, 100, 0.1)
+    assert job is None and len(settled) == 3  # 0.04, 0.08, 0.12 s: the third crosses 0.1 s
+    taken.clear()
+    settled, job = claim_module.claim_jobs(None, None, None, "w", None, 100, 0.0)
+    assert len(settled) == 1  # however short the time, one job is settled
+    taken.clear()
+    settled, _ = claim_module.claim_jobs(None, None, None, "w", None, 5)
+    assert len(settled) == 5  # no time given: only the limit counts
