@@ -63,6 +63,7 @@ class StormFigures:
     breaker_open: bool
     settled: bool  # every event matched and every job ended within the timeout
     matched: int
+    match_seconds: float | None = None  # from the first post until every event matched
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,18 @@ def _state(url: str) -> tuple[int, int, dict[str, int], bool]:
     return int(stored), int(matched), {k: int(v) for k, v in statuses.items()}, bool(breakers)
 
 
-def _settle(url: str, posted: int, timeout: float) -> bool:
-    """Wait until `posted` events are matched and no job is open; say whether they were."""
+def _settle(url: str, posted: int, timeout: float, matched_at: list[float] | None = None) -> bool:
+    """Wait until `posted` events are matched and no job is open; say whether they were.
+
+    `matched_at` gets the perf_counter moment every event was matched, when that came.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         stored, matched, statuses, _ = _state(url)
-        if matched >= posted and stored == matched and not any(statuses.get(s) for s in OPEN):
+        all_matched = matched >= posted and stored == matched
+        if all_matched and matched_at is not None and not matched_at:
+            matched_at.append(time.perf_counter())
+        if all_matched and not any(statuses.get(s) for s in OPEN):
             return True
         time.sleep(0.25)
     return False
@@ -203,12 +210,16 @@ def storm(pg_url: str, deliveries: int, trickle: bool, settle_timeout: float) ->
             else:
                 acknowledged, post_seconds = _storm_wrk(running.url, url, deliveries)
             stored = _state(url)[0]
-            settled = _settle(url, stored, settle_timeout - (time.perf_counter() - began))
+            matched_at: list[float] = []
+            settled = _settle(
+                url, stored, settle_timeout - (time.perf_counter() - began), matched_at
+            )
             settle_seconds = time.perf_counter() - began
             stored, matched, statuses, breaker = _state(url)
         return StormFigures(
             deliveries, acknowledged, stored, post_seconds, settle_seconds,
             len(sim.state.calls("ServerLaunch")), statuses, breaker, settled, matched,
+            matched_at[0] - began if matched_at else None,
         )  # fmt: skip
 
 

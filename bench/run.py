@@ -603,13 +603,27 @@ def scale_rows(
             "",
         ),
         (
-            "storm: every event matched and every job ended, s after the first post",
+            "storm: every event matched, s after the first post",
             "PostgreSQL only",
-            f"{storm.settle_seconds:.1f}"
-            + ("" if storm.settled else f": NOT within 60 s, {storm.matched:,} matched"),
+            fmt(storm.match_seconds, 1)
+            if storm.match_seconds is not None
+            else f"NOT within 60 s: {storm.matched:,} of {storm.stored:,} matched",
             "target 60 s",
             "",
-            f"{storm.settle_seconds / 60:.2f}x",
+            f"{storm.match_seconds / 60:.2f}x" if storm.match_seconds is not None else "",
+        ),
+        (
+            "storm: every job ended too (each settled by the guards), s after the first post",
+            "PostgreSQL only",
+            f"{storm.settle_seconds:.1f}"
+            + (
+                ""
+                if storm.settled
+                else ": NOT within 60 s; jobs " + bench_scale.summary(storm.statuses)
+            ),
+            "—",
+            "",
+            "",
         ),
         (
             "storm: budget and breaker (vs a trickle of the same rule)",
@@ -639,13 +653,23 @@ def scale_rows(
     same = (storm.launches, storm.breaker_open) == (trickle.launches, trickle.breaker_open)
     checks += [
         targets.Check(
-            f"storm: {deliveries:,} HostDown, all matched and every job ended",
+            f"storm: {deliveries:,} HostDown posted, every one stored and matched",
             "PostgreSQL",
-            storm.settle_seconds if storm.settled else None,
+            # Not all matched: the time it was given, so the verdict says missed.
+            storm.match_seconds if storm.match_seconds is not None else storm.settle_seconds,
             60.0,
             True,
             "s",
-            "" if storm.settled else f"{storm.matched:,} matched in 60 s",
+            "" if storm.match_seconds is not None else f"{storm.matched:,} matched in 60 s",
+        ),
+        targets.Check(
+            f"storm: {deliveries:,} HostDown posted within 10 s",
+            "PostgreSQL",
+            storm.post_seconds,
+            10.0,
+            True,
+            "s",
+            f"{storm.acknowledged:,} answered 202",
         ),
         targets.Check(
             "storm: launches and breaker differ from a trickle's",
