@@ -249,6 +249,18 @@ def ingest_rows(out: dict[str, Outcome], conns: list[int], pg: bool) -> list[Row
                 ratio(pq, w) if pg else "",
             )
         )
+    for c in conns:
+        b, w = series("bare Flask", c, "rps"), series("webhook", c, "rps")
+        rows.append(
+            (
+                f"bare Flask req/s ÷ webhook, {c} conns (what any Flask app can reach of 3x webhook)",
+                "same",
+                "same",
+                f"bare Flask {spread(b)}, webhook {spread(w)}",
+                ratio(b, w),
+                "",
+            )
+        )
     del bare, hook
     for suffix in ("", " + worker"):
         cells = []
