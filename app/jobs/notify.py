@@ -24,6 +24,7 @@ EVENTS_CHANNEL = "lifeguard_events"
 JOBS_CHANNEL = "lifeguard_jobs"
 SQLITE_POLL_SECONDS = 0.1  # a plain sleep, when there is no file to watch (in-memory)
 DATA_VERSION_SECONDS = 0.005  # how often the SQLite file's commit counter is read
+SQLITE_LINGER_SECONDS = 0.02  # after a change is seen, before the worker looks for work
 
 
 def notify(session: Session, channel: str, payload: str = "") -> None:
@@ -92,6 +93,11 @@ class Listener:
             version = self._data_version()
             if version is None or version != self._version:
                 self._version = version
+                # Let the commits of the next moments join the batch this wake starts:
+                # a worker that woke for every group commit of the web process would take
+                # SQLite's one write lock for a few events at a time, and the web's
+                # writers would queue (and back off) behind it.
+                time.sleep(max(0.0, min(SQLITE_LINGER_SECONDS, deadline - time.monotonic())))
                 return
 
     def _close_watch(self) -> None:
