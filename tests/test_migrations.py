@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 
-from app import migrate
+from app import migrate, rollup
 from app.db import Base, make_engine, make_session_factory, utcnow
 from app.models.event import Event
 from app.models.rollup import FOLD_ROW, EventFold, EventHour
@@ -61,6 +61,7 @@ def test_upgrade_counts_the_stored_events_into_event_hours(empty_url):
             rows = {(r.hour, r.name): r.events for r in session.scalars(select(EventHour))}
             fold = session.get(EventFold, FOLD_ROW)
             assert fold is not None and fold.folded_id == top
+            assert rollup.hour_counts(session, now - timedelta(days=3)) == rows
         hour = now.replace(minute=0, second=0, microsecond=0)
         assert rows == {
             (hour, "HostDown"): 2,
