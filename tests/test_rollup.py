@@ -20,6 +20,9 @@ from app.models.event import Event
 from app.models.rollup import FOLD_ROW, EventFold, EventHour
 from app.queries.overview import WINDOWS, bucket_starts, hour_keys, load_overview
 from tests.factories import gen_event
+from tests.stack import make_stack
+
+__all__ = ["make_stack"]  # a fixture
 
 SETTLE = timedelta(seconds=rollup.SETTLE_SECONDS)
 NAMES = ("HostDown", "HostUp", "HostCrash")
@@ -319,3 +322,32 @@ def test_prune_keeps_the_newest_event_so_sqlite_never_hands_its_id_out_again(
     with session_factory() as session:
         assert list(session.scalars(select(Event.id))) == [ids[-1]]
     assert gen_event(db_session).id > watermark(session_factory)
+
+
+def test_the_worker_folds_in_its_housekeeping(make_stack, db_session, now):
+    stack = make_stack("rules: []\n")
+    stack.worker.clock = lambda: now
+    spread(db_session, now, 6, random.Random(8))
+    top = max_id(stack.factory)
+    stack.worker.housekeeping()
+    assert watermark(stack.factory) == 0
+    stack.worker.clock = lambda: now + SETTLE
+    stack.worker._last["fold"] = 0
+    stack.worker.housekeeping()
+    assert watermark(stack.factory) == top
+    assert folded_rows(stack.factory) == live_hours(stack.factory, now - timedelta(days=30))
+
+
+def test_console_fold(app, session_factory, db_session, monkeypatch, now):
+    spread(db_session, now, 4, random.Random(9))
+    top = max_id(session_factory)
+    runner = app.test_cli_runner()
+    once = runner.invoke(args=["events", "fold"])
+    assert once.exit_code == 0, once.output
+    assert f"folded 0 events; event_hours counts ids <= 0; events up to id {top}" in once.output
+    monkeypatch.setattr(rollup, "SETTLE_SECONDS", 0.0)
+    waited = runner.invoke(args=["events", "fold", "--wait"])
+    assert waited.exit_code == 0, waited.output
+    assert f"folded 4 events; event_hours counts ids <= {top}" in waited.output
+    with session_factory() as session:
+        assert session.scalar(select(func.sum(EventHour.events))) == 4
