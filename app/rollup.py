@@ -200,17 +200,20 @@ def hour_counts_query(start: datetime, seen: int) -> Select[tuple[datetime, str,
 
     `seen` is a watermark read before; the statement's own subquery decides where
     the tail begins (the watermark only grows), `seen` only shows the planner the
-    index range it will read.
+    primary key range it will read.
     """
     watermark = select(EventFold.folded_id).where(EventFold.id == FOLD_ROW).scalar_subquery()
     hour = hour_start(Event.received_at)
     tail = (
         select(hour.label("hour"), Event.name.label("name"), func.count().label("events"))
-        .where(Event.id > seen)
-        .where(Event.id > func.coalesce(watermark, 0))
+        # `id + 0`: a filter, not an index range, whose size the planner cannot know.
+        .where(Event.id + 0 > func.coalesce(watermark, 0))
         .where(Event.received_at >= start)
         .group_by(hour, Event.name)
     )
+    if seen:
+        tail = tail.where(Event.id > seen)
+    # else nothing was ever folded: the received_at index is the range to read
     folded = select(EventHour.hour, EventHour.name, EventHour.events).where(EventHour.hour >= start)
     both = union_all(folded, tail).subquery()
     return select(both.c.hour, both.c.name, func.sum(both.c.events)).group_by(

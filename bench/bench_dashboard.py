@@ -60,6 +60,7 @@ def explain(engine: Engine) -> None:
         .order_by(Event.id.desc())
         .limit(51),
         "overview 7 days, folded + tail": hour_counts_query(week, seen),
+        "overview 7 days, nothing folded (no worker ever)": hour_counts_query(week, 0),
     }
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     with engine.connect() as conn:
