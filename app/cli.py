@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import secrets
 import shlex
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,16 +13,19 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from app import migrate, retention
+from app import migrate, retention, rollup
+from app.db import transaction
+from app.models.event import Event
 from app.rules.durations import DurationError, parse_duration
 from app.services import get_services
 from app.web import get_config
 
 db_cli = AppGroup("db", help="Database schema migrations.")
 demo_cli = AppGroup("demo", help="The zero-configuration demo that `make run` starts.")
-events_cli = AppGroup("events", help="Stored events: retention.")
+events_cli = AppGroup("events", help="Stored events: retention, the overview's hourly counts.")
 
 
 @db_cli.command("upgrade")
@@ -68,6 +72,24 @@ def events_prune(older_than: str, really: bool, batch: int) -> None:
     click.echo(result.summary())
     if result.dry_run:
         click.echo("dry run: nothing deleted; add --yes to delete")
+
+
+@events_cli.command("fold")
+@click.option(
+    "--wait", is_flag=True, help="Keep folding until every event stored before now is folded."
+)
+def events_fold(wait: bool) -> None:
+    """Fold settled new events into the overview's hourly counts, as the worker does."""
+    services = get_services()
+    with services.session_factory() as session:
+        target = session.scalar(select(func.max(Event.id))) or 0
+    while True:
+        with transaction(services.session_factory) as session:
+            result = rollup.fold_events(session, services.clock(), rollup.SETTLE_SECONDS)
+        click.echo(result.summary())
+        if not wait or result.folded_id >= target:
+            return
+        time.sleep(rollup.SETTLE_SECONDS / 12)
 
 
 DEMO_PORTS = {"WEB_PORT": 5000, "SIM_PORT": 8400, "SMTP_PORT": 8025}

@@ -10,6 +10,8 @@ heartbeats) are not events and are kept by their own rules.
 
 Each batch is one short transaction (at most `batch` events), so ingest's
 writes on SQLite wait at most one batch, and PostgreSQL never holds a long lock.
+The batch takes its folded events out of the hourly counts (app/rollup.py) in
+the same transaction, so the overview never counts an event that is gone.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import transaction
 from app.models.event import Event
 from app.models.job import FINISHED, ActionJob, JobAttempt
+from app.rollup import unfold_events
 from app.rules.schema import MAX_THROTTLE_PERIOD
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,7 @@ def _prunable(cutoff: datetime, now: datetime):  # type: ignore[no-untyped-def]
         .where(Event.received_at < cutoff)
         .where(Event.processed_at.is_not(None))
         .where(~exists(live_job))
+        .where(Event.id < select(func.max(Event.id)).correlate(None).scalar_subquery())
         .order_by(Event.id)
     )
 
@@ -112,6 +116,7 @@ def prune_events(
             if not ids:
                 break
             after = ids[-1]
+            unfold_events(session, ids)
             job_ids = select(ActionJob.id).where(ActionJob.event_id.in_(ids))
             quick = {"synchronize_session": False}
             results = [

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
-from app import migrate
-from app.db import Base, make_engine
+from app import migrate, rollup
+from app.db import Base, make_engine, make_session_factory, utcnow
+from app.models.event import Event
+from app.models.rollup import FOLD_ROW, EventFold, EventHour
 from tests.conftest import PG_URL, scratch_schema
+from tests.factories import gen_event
 
 
 @pytest.fixture
@@ -36,5 +41,34 @@ def test_upgrade_check_downgrade(empty_url):
         assert tables == set()
         migrate.upgrade(empty_url)  # and back up again: downgrade left nothing behind
         assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_counts_the_stored_events_into_event_hours(empty_url):
+    """An upgraded install shows the right overview before any worker folds."""
+    migrate.upgrade(empty_url, "0006")
+    engine = make_engine(empty_url)
+    try:
+        factory = make_session_factory(engine)
+        now = utcnow().replace(minute=30)
+        with factory() as session:
+            for hours, name in ((0, "HostDown"), (0, "HostDown"), (1, "HostUp"), (50, "HostUp")):
+                gen_event(session, name=name, received_at=now - timedelta(hours=hours))
+            top = session.scalar(select(func.max(Event.id)))
+        migrate.upgrade(empty_url)
+        with factory() as session:
+            rows = {(r.hour, r.name): r.events for r in session.scalars(select(EventHour))}
+            fold = session.get(EventFold, FOLD_ROW)
+            assert fold is not None and fold.folded_id == top
+            assert rollup.hour_counts(session, now - timedelta(days=3)) == rows
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        assert rows == {
+            (hour, "HostDown"): 2,
+            (hour - timedelta(hours=1), "HostUp"): 1,
+            (hour - timedelta(hours=50), "HostUp"): 1,
+        }
+        migrate.downgrade(empty_url, "0006")
+        assert not {"event_hours", "event_fold"} & set(inspect(engine).get_table_names())
     finally:
         engine.dispose()

@@ -7,6 +7,7 @@ from app.models.inventory import Server
 from app.models.job import ActionJob, JobAttempt
 from app.models.loop import FarmTraffic, FlapEpisode, Hold
 from app.models.ops import Breaker, PeriodicTask, RuleState, WorkerHeartbeat
+from app.models.rollup import EventFold, EventHour
 from app.models.scalr import ScalrApiUsage
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "Base",
     "Breaker",
     "Event",
+    "EventFold",
+    "EventHour",
     "FarmTraffic",
     "FlapEpisode",
     "Hold",

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from app.models.event import Event
 from app.models.job import DEAD, RETRYING, SCHEDULED, ActionJob
 from app.models.ops import Breaker, WorkerHeartbeat
-from app.queries.sqlfuncs import hour_bucket, minute_bucket
+from app.queries.sqlfuncs import minute_bucket
 from app.queries.stats import job_counts, unprocessed_events
+from app.rollup import hour_counts
 
 LIST_SIZE = 20
 HOURS = 24
@@ -56,39 +57,38 @@ def hour_keys(end: datetime, hours: int = HOURS) -> list[datetime]:
     return [last - timedelta(hours=hours - 1 - i) for i in range(hours)]
 
 
-def hourly_counts(session: Session, since: datetime) -> dict[tuple[str, str], int]:
-    """Count events per (UTC hour, name) received since `since`: one GROUP BY."""
-    bucket = hour_bucket(Event.received_at)
-    rows = session.execute(
-        select(bucket, Event.name, func.count())
-        .where(Event.received_at >= since)
-        .group_by(bucket, Event.name)
-    )
-    return {(str(hour), str(name)): int(n) for hour, name, n in rows}
-
-
-def window_counts(
+def minute_counts(
     session: Session, window: Window, starts: list[datetime]
 ) -> dict[tuple[datetime, str], int]:
-    """Count events per (bar start, name) in the window: one GROUP BY per minute or hour."""
-    bucket = (
-        minute_bucket(Event.received_at) if window.by_minute else hour_bucket(Event.received_at)
-    )
-    fmt = "%Y-%m-%d %H:%M" if window.by_minute else "%Y-%m-%d %H"
+    """Count events per (bar start, name) in a short window: one live GROUP BY per minute.
+
+    An hour or six of events is few rows; the hourly windows read app.rollup instead.
+    """
+    bucket = minute_bucket(Event.received_at)
     rows = session.execute(
         select(bucket, Event.name, func.count())
         .where(Event.received_at >= starts[0])
         .group_by(bucket, Event.name)
     )
+    per_minute = {
+        (datetime.strptime(str(key), "%Y-%m-%d %H:%M").replace(tzinfo=UTC), str(name)): int(n)
+        for key, name, n in rows
+    }
+    return into_bars(per_minute, window, starts)
+
+
+def into_bars(
+    counts: dict[tuple[datetime, str], int], window: Window, starts: list[datetime]
+) -> dict[tuple[datetime, str], int]:
+    """Add counts per (time, name) into the window's bars; times outside the bars are left."""
     step = window.bucket.total_seconds()
-    counts: dict[tuple[datetime, str], int] = {}
-    for key, name, n in rows:
-        at = datetime.strptime(str(key), fmt).replace(tzinfo=UTC)
+    bars: dict[tuple[datetime, str], int] = {}
+    for (at, name), n in counts.items():
         index = int((at - starts[0]).total_seconds() // step)
         if 0 <= index < len(starts):
-            slot = (starts[index], str(name))
-            counts[slot] = counts.get(slot, 0) + int(n)
-    return counts
+            slot = (starts[index], name)
+            bars[slot] = bars.get(slot, 0) + n
+    return bars
 
 
 def fitting_window(session: Session, now: datetime) -> Window:
@@ -141,15 +141,20 @@ def load_overview(session: Session, now: datetime, window: str | None = None) ->
     chosen = WINDOWS[window] if window in WINDOWS else fitting_window(session, now)
     buckets = bucket_starts(now, chosen)
     hours = hour_keys(now)
-    counts = hourly_counts(session, hours[0])
-    last_hour = hours[-1].strftime("%Y-%m-%d %H")
+    # One read of the hourly counts serves the 24 h figures and an hourly chart.
+    per_hour = hour_counts(session, hours[0] if chosen.by_minute else min(hours[0], buckets[0]))
+    day = {key: n for key, n in per_hour.items() if key[0] >= hours[0]}
+    if chosen.by_minute:
+        counts = minute_counts(session, chosen, buckets)
+    else:
+        counts = into_bars(per_hour, chosen, buckets)
     return Overview(
         now=now,
         window=chosen,
         buckets=buckets,
-        counts=window_counts(session, chosen, buckets),
-        events_24h=sum(counts.values()),
-        events_1h=sum(n for (hour, _), n in counts.items() if hour == last_hour),
+        counts=counts,
+        events_24h=sum(day.values()),
+        events_1h=sum(n for (hour, _), n in day.items() if hour == hours[-1]),
         unprocessed=unprocessed_events(session),
         job_counts=job_counts(session),
         scheduled=jobs_with_status(session, SCHEDULED),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String
@@ -9,6 +10,8 @@ from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+
+from app.db import UTCDateTime
 
 
 class _time_bucket(FunctionElement[str]):  # reads like the SQL function it is
@@ -40,6 +43,35 @@ class minute_bucket(_time_bucket):
     name = "minute_bucket"
     prefix_length = 16
     pg_format = "YYYY-MM-DD HH24:MI"
+
+
+class hour_start(FunctionElement[datetime]):  # reads like the SQL function it is
+    """The start of the UTC hour of a timestamp column, as a timestamp, on either backend.
+
+    On SQLite it is the ISO text cut to the hour and padded the way app.db writes a
+    time, so it compares with bound datetimes and reads back as one; on PostgreSQL
+    the timestamp truncated in UTC (date_trunc alone would cut in the session's zone).
+    """
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "hour_start"
+
+
+@compiles(hour_start, "sqlite")
+def _hour_start_sqlite(element: hour_start, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(substr({compiler.process(element.clauses, **kw)}, 1, 13) || ':00:00.000000')"
+
+
+@compiles(hour_start, "postgresql")
+def _hour_start_postgresql(element: hour_start, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"(date_trunc('hour', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+
+
+@compiles(hour_start)
+def _hour_start_other(element: hour_start, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"{element.name} is not written for {compiler.dialect.name}")
 
 
 @compiles(_time_bucket, "sqlite")

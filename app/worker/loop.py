@@ -37,6 +37,7 @@ from app.metrics import JOB_OUTCOMES
 from app.models.event import Event
 from app.models.ops import WorkerHeartbeat
 from app.retention import prune_events
+from app.rollup import fold_events
 from app.rules.store import RulesStore
 from app.scalr.client import ScalrClient, build_client
 from app.scalr.environments import ScalrEnvironments
@@ -58,6 +59,9 @@ PRUNE_SECONDS = 300
 PRUNE_BATCHES = 20
 # How often (for the whole deployment) farms' traffic is learned and ingest gaps are looked for.
 INGEST_GAP_CHECK_SECONDS = 60
+# How often each worker folds new events into the overview's hourly counts (app/rollup.py);
+# a pass with nothing settled is two reads.
+FOLD_SECONDS = 5.0
 
 
 class Worker:
@@ -90,7 +94,7 @@ class Worker:
         self.current_job: int | None = None
         self._last = {
             "beat": 0.0, "reap": 0.0, "rules": 0.0, "sync": 0.0, "prune": 0.0, "verify": 0.0,
-            "gaps": 0.0,
+            "gaps": 0.0, "fold": 0.0,
         }  # fmt: skip
         self._warned_rules = False
 
@@ -269,7 +273,7 @@ class Worker:
         return False
 
     def housekeeping(self) -> None:
-        """Beat, reap expired leases, pick up a changed rules file, sync the inventory."""
+        """Beat, reap leases, reload rules, sync the inventory, prune, fold, look for gaps."""
         if self._due("rules", RULES_CHECK_SECONDS):
             self.rules.reload_if_changed()
         if self._due("beat", HEARTBEAT_SECONDS):
@@ -289,6 +293,8 @@ class Worker:
             self.sync_inventory(every)
         if self.config.retention_days > 0 and self._due("prune", 60):
             self.prune()
+        if self._due("fold", FOLD_SECONDS):
+            self.fold()
         if ingest_gap.enabled(self.config) and self._due("gaps", 10):
             self.check_ingest_gaps()
 
@@ -356,6 +362,20 @@ class Worker:
         )
         with transaction(self.factory) as session:
             record_periodic(session, "retention", result.summary())
+
+    def fold(self) -> None:
+        """Fold the settled new events into the overview's hourly counts.
+
+        Every worker does it; the watermark row's lock makes them take turns, and the
+        second finds nothing left to fold.
+        """
+        try:
+            with transaction(self.factory) as session:
+                result = fold_events(session, self.clock())
+        except IntegrityError:
+            return  # another worker created the watermark row at the same moment
+        if result.events:
+            log.debug("event_hours: %s", result.summary())
 
     def sync_inventory(self, every: float) -> None:
         """Refresh the inventory from Scalr if no worker did within `every` seconds."""

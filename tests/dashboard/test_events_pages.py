@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from app.db import utcnow
+from app.db import transaction, utcnow
+from app.rollup import SETTLE_SECONDS, fold_events
 from app.services import services_of
 from tests.dashboard.helpers import gen_breaker, gen_heartbeat, gen_job
 from tests.factories import gen_event
@@ -37,6 +38,22 @@ def test_overview_counts_and_chart(admin, dash_app, db_session):
     assert "prod" in page and "budget spent" in page
     assert "worker-7" in page and "alive" in page
     assert 'class="countdown"' in page
+
+
+def test_overview_is_the_same_page_folded_or_not(admin, dash_app, db_session, session_factory):
+    now = utcnow().replace(minute=30)
+    services_of(dash_app).clock = lambda: now
+    for hours in (0, 0, 3, 20, 30, 100, 150):
+        gen_event(db_session, name="HostDown", received_at=now - timedelta(hours=hours))
+    gen_event(db_session, name="HostUp", received_at=now - timedelta(hours=2))
+    windows = ("", "?window=1h", "?window=24h", "?window=7d")
+    live = [admin.get(f"/{w}").get_data(as_text=True) for w in windows]
+    assert "<strong>5</strong> events, 24 h" in live[0]
+    with transaction(session_factory) as session:
+        fold_events(session, now)
+    with transaction(session_factory) as session:
+        assert fold_events(session, now + timedelta(seconds=SETTLE_SECONDS)).events == 8
+    assert [admin.get(f"/{w}").get_data(as_text=True) for w in windows] == live
 
 
 def test_overview_says_when_no_worker_beats(admin):
