@@ -2,10 +2,10 @@
 
 Knobs (environment): BENCH_SMOKE=1 (a tiny load, about a minute, nothing written to docs),
 BENCH_DATABASE_URL (PostgreSQL; else TEST_DATABASE_URL, else the local server when it
-answers), BENCH_INGEST_ROUNDS (2; smoke 1), BENCH_INGEST_SECONDS (8), BENCH_WARMUP_SECONDS (2),
+answers), BENCH_INGEST_ROUNDS (2; smoke 1), BENCH_INGEST_SECONDS (6), BENCH_WARMUP_SECONDS (2),
 BENCH_CONNECTIONS (16,64), BENCH_CPU_SECONDS (4; smoke 1) and BENCH_CPU_ROUNDS (2; smoke 1)
 for CPU time per delivery (bench/cpu.py), BENCH_LATENCY_EVENTS (40), BENCH_EVENTS and BENCH_ROUNDS
-(the dashboard's, see bench_dashboard.py), BENCH_PRUNE_EVENTS (100000; smoke 3000;
+(the dashboard's, see bench_dashboard.py), BENCH_PRUNE_EVENTS (50000; smoke 3000;
 1000000 for the figure in docs/performance.md) and BENCH_PRUNE_WRK_SECONDS (5) for
 retention (bench_prune.py), BENCH_STORM_DELIVERIES (10000), BENCH_SCALE_JOBS (40) and
 BENCH_SCALE_LATENCY (0.25 s) for bench_scale.py, BENCH_OUTPUT (docs/performance.md).
@@ -479,7 +479,16 @@ def dashboard_rows(pg_url: str | None, checks: list[targets.Check]) -> list[Row]
             lambda url: results.__setitem__("PostgreSQL", bench_dashboard.run("PostgreSQL", url)),
         )
     rows: list[Row] = []
-    for page in ("events, first page", "events, name=HostDown", "events, text search", "overview"):
+    pages = (
+        "events, first page",
+        "events, name=HostDown",
+        "events, farm=1401",
+        "events, server",
+        "events, text search",
+        "events, page 100 deep",
+        "overview",
+    )
+    for page in pages:
         cells, ratios, base = [], [], []
         for label in ("SQLite", "PostgreSQL"):
             r = results.get(label)
@@ -735,7 +744,7 @@ def main() -> int:
     pg_url = postgres_url()
     conns = [int(c) for c in knob("BENCH_CONNECTIONS", "16,64", "16,64").split(",")]
     rounds = int(knob("BENCH_INGEST_ROUNDS", "2", "1"))
-    seconds = float(knob("BENCH_INGEST_SECONDS", "8", "1"))
+    seconds = float(knob("BENCH_INGEST_SECONDS", "6", "1"))
     warmup = float(knob("BENCH_WARMUP_SECONDS", "2", "0"))
     events = int(knob("BENCH_LATENCY_EVENTS", "40", "5"))
     print(f"bench on {machine()}; PostgreSQL: {'yes' if pg_url else 'skipped'}; smoke: {SMOKE}")
@@ -764,7 +773,7 @@ def main() -> int:
     print("retention: prune under ingest")
     more, prune_lost = prune_rows(
         pg_url,
-        int(knob("BENCH_PRUNE_EVENTS", "100000", "3000")),
+        int(knob("BENCH_PRUNE_EVENTS", "50000", "3000")),
         float(knob("BENCH_PRUNE_WRK_SECONDS", "5", "1")),
     )
     rows += more

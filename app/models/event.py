@@ -58,6 +58,8 @@ class Event(Base):
         Index("ix_events_received_at", "received_at"),
         # The dashboard's events list by type, newest first: read in id order, stop at a page.
         Index("ix_events_name_id", "name", "id"),
+        # The events list of one server (the filter is case-insensitive), newest first.
+        Index("ix_events_server_lower_id", text("lower(server_id)"), "id"),
         # The matcher's queue: only unprocessed rows are in this index.
         Index(
             "ix_events_unprocessed",
