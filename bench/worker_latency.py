@@ -44,9 +44,6 @@ KEY, SECRET, TOKEN = "benchkey", "bench-secret-0123456789", "bench-token"
 class PollOnly(loop.Listener):
     """The baseline: never woken, only the poll interval."""
 
-    def __init__(self, engine: object) -> None:
-        self._conn = None
-
     def wait(self, seconds: float) -> None:
         time.sleep(seconds)
 
