@@ -2,9 +2,9 @@
 
 Knobs (environment): BENCH_SMOKE=1 (a tiny load, about a minute, nothing written to docs),
 BENCH_DATABASE_URL (PostgreSQL; else TEST_DATABASE_URL, else the local server when it
-answers), BENCH_INGEST_ROUNDS (2; smoke 1), BENCH_INGEST_SECONDS (6), BENCH_WARMUP_SECONDS (2),
-BENCH_CONNECTIONS (16,64), BENCH_CPU_SECONDS (4; smoke 1) and BENCH_CPU_ROUNDS (2; smoke 1)
-for CPU time per delivery (bench/cpu.py), BENCH_LATENCY_EVENTS (40), BENCH_EVENTS and BENCH_ROUNDS
+answers), BENCH_INGEST_ROUNDS (2; smoke 1), BENCH_INGEST_SECONDS (5), BENCH_WARMUP_SECONDS (2),
+BENCH_CONNECTIONS (16,64), BENCH_CPU_SECONDS (3; smoke 1) and BENCH_CPU_ROUNDS (2; smoke 1)
+for CPU time per delivery (bench/cpu.py), BENCH_LATENCY_EVENTS (30), BENCH_EVENTS and BENCH_ROUNDS
 (the dashboard's, see bench_dashboard.py), BENCH_PRUNE_EVENTS (50000; smoke 3000;
 1000000 for the figure in docs/performance.md) and BENCH_PRUNE_WRK_SECONDS (5) for
 retention (bench_prune.py), BENCH_STORM_DELIVERIES (10000), BENCH_SCALE_JOBS (40) and
@@ -744,9 +744,9 @@ def main() -> int:
     pg_url = postgres_url()
     conns = [int(c) for c in knob("BENCH_CONNECTIONS", "16,64", "16,64").split(",")]
     rounds = int(knob("BENCH_INGEST_ROUNDS", "2", "1"))
-    seconds = float(knob("BENCH_INGEST_SECONDS", "6", "1"))
+    seconds = float(knob("BENCH_INGEST_SECONDS", "5", "1"))
     warmup = float(knob("BENCH_WARMUP_SECONDS", "2", "0"))
-    events = int(knob("BENCH_LATENCY_EVENTS", "40", "5"))
+    events = int(knob("BENCH_LATENCY_EVENTS", "30", "5"))
     print(f"bench on {machine()}; PostgreSQL: {'yes' if pg_url else 'skipped'}; smoke: {SMOKE}")
     checks: list[targets.Check] = []
     print("rule matching")
@@ -763,7 +763,7 @@ def main() -> int:
         pg_url,
         int(knob("BENCH_CPU_ROUNDS", "2", "1")),
         cpu_conns,
-        float(knob("BENCH_CPU_SECONDS", "4", "1")),
+        float(knob("BENCH_CPU_SECONDS", "3", "1")),
     )
     rows = cpu_rows(cpu, cpu_conns, pg_url is not None) + rows
     print("event → first Scalr call")
