@@ -360,19 +360,16 @@ def process_events(
     for event in events:
         if not isolate:
             done = _match(session, event, ruleset, now, public_url, reads)
-            reads.note(done.created, done.server)
-            result.jobs += len(done.created)
-            result.cancelled += done.cancelled
-            continue
-        try:
-            with session.begin_nested():
-                done = _match(session, event, ruleset, now, public_url, reads)
-        except Exception as exc:
-            # One event that cannot be matched must not hold up every event behind it.
-            log.exception("matching event %s failed; recorded on the event", event.id)
-            record_matching_failure(event, ruleset, now, exc)
-            result.failed.append(event.id)
-            continue
+        else:
+            try:
+                with session.begin_nested():
+                    done = _match(session, event, ruleset, now, public_url, reads)
+            except Exception as exc:
+                # One event that cannot be matched must not hold up every event behind it.
+                log.exception("matching event %s failed; recorded on the event", event.id)
+                record_matching_failure(event, ruleset, now, exc)
+                result.failed.append(event.id)
+                continue
         reads.note(done.created, done.server)
         result.jobs += len(done.created)
         result.cancelled += done.cancelled

@@ -119,25 +119,29 @@ class Worker:
             return False
         started = time.perf_counter()
         ruleset = self.rules.current
-        try:
-            # The whole batch in one flush first; almost every batch matches without error.
-            with transaction(self.factory) as session:
-                events = claim_events(session, limit)
-                if not events:
-                    return False
-                result = process_events(
-                    session, events, ruleset, self.clock(), self.config.public_url, isolate=False
-                )
-        except Exception as exc:
-            # Nothing of that attempt was kept: match the batch again, each event in a
-            # savepoint, so the event that failed is recorded and the others go through.
-            log.warning("a batch of events failed as a whole (%s); matching it event by event", exc)
-            with transaction(self.factory) as session:
-                events = claim_events(session, limit)
-                if not events:
-                    return False
-                result = process_events(
-                    session, events, ruleset, self.clock(), self.config.public_url
+        # The whole batch in one flush first (almost every batch matches without error); if
+        # that fails nothing of it was kept, and the batch is matched again one savepoint an
+        # event, so the event that failed is recorded and the others go through.
+        for isolate in (False, True):
+            try:
+                with transaction(self.factory) as session:
+                    events = claim_events(session, limit)
+                    if not events:
+                        return False
+                    result = process_events(
+                        session,
+                        events,
+                        ruleset,
+                        self.clock(),
+                        self.config.public_url,
+                        isolate=isolate,
+                    )
+                break
+            except Exception as exc:
+                if isolate:
+                    raise
+                log.warning(
+                    "a batch of events failed as a whole (%s); matching it event by event", exc
                 )
         # One line a batch, not one an event: a storm must not become a storm of log lines.
         log.info(
