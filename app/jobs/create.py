@@ -27,7 +27,7 @@ from app.models.inventory import Server
 from app.models.job import AWAITING_APPROVAL, CANCELLED, CLAIMABLE, SCHEDULED, SKIPPED, ActionJob
 from app.models.ops import RuleState
 from app.rules.errors import TemplateError
-from app.rules.matching import Evaluation, evaluate, event_name, matching_rules
+from app.rules.matching import Evaluation, event_name, matching_rules
 from app.rules.model import Rule, RuleSet
 from app.rules.templating import render_action, render_throttle_key
 
@@ -248,11 +248,11 @@ def stored_evaluations(
             break
         if rule.name in names:
             found += 1
+            stored.append(Evaluation(rule.name, True).to_dict())
         elif misses < EXPLAINED_MISSES:
             misses += 1
-        else:
-            continue
-        stored.append(evaluate(rule, fields).to_dict())
+            # Explained once per rule and the values it read, not once an event.
+            stored.append(ruleset.misses.explained(rule, fields))
     rest = len(listening) - len(names) - misses
     if rest > 0:
         reason = (

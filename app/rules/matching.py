@@ -239,6 +239,46 @@ def matching_rules(ruleset: RuleSet, event: Mapping[str, Any]) -> list[Rule]:
     return [rule for rule in candidates if evaluate(rule, event).matched]
 
 
+# The field values a miss's explanation can be remembered by: compared by type and value, so
+# `1`, `1.0` and `true` (equal in Python, shown apart) are three entries.
+_REMEMBERED = (str, int, float, bool, type(None))
+
+
+class MissCache:
+    """The stored explanations of non-matches, remembered by rule and the values it read.
+
+    Why a rule did not match depends on nothing but the rule and the values of the
+    fields its conditions read (and the event's name): a stream of events repeats few
+    of those (every HostDown of a server not in the inventory has no farm), so the
+    worker explains each once, not once an event. A value that is not a plain scalar
+    (a list, a mapping) is explained every time. At `limit` entries the oldest go.
+    One per RuleSet (`RuleSet.misses`): a new file version starts empty.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._entries: dict[tuple[Any, ...], tuple[Rule, dict[str, Any]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def explained(self, rule: Rule, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Return `explain(rule, event).to_dict()`: a fresh top-level dict, its parts shared."""
+        key: list[Any] = [id(rule), event.get("name")]
+        for path in rule.reads:
+            value = event.get(path[0]) if len(path) == 1 else field_value(event, path)
+            if value.__class__ not in _REMEMBERED:
+                return explain(rule, event).to_dict()
+            key += (value.__class__, value)
+        found = self._entries.get(stored := tuple(key))
+        # The entry holds its rule, so no other rule can have its id while it is here.
+        if found is None or found[0] is not rule:
+            if len(self._entries) >= self.limit:
+                del self._entries[next(iter(self._entries))]
+            found = self._entries[stored] = (rule, explain(rule, event).to_dict())
+        return dict(found[1])
+
+
 def explain_all(ruleset: RuleSet, event: Mapping[str, Any]) -> list[Evaluation]:
     """Return the evaluation of every rule in `ruleset` for `event`, in file order."""
     return [explain(rule, event) for rule in ruleset.rules]

@@ -14,11 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from app.actions import Action
 from app.eventnames import LIFEGUARD_EVENTS
 from app.rules.operators import as_number
+
+if TYPE_CHECKING:
+    from app.rules.matching import MissCache
 
 # The normalised event fields (DESIGN.md); `data` is the only one with sub-keys.
 EVENT_FIELDS: tuple[str, ...] = (
@@ -130,6 +133,19 @@ class Rule:
     def approve_within(self, index: int) -> int | None:
         """Return how long action `index` waits for approval, or None when it needs none."""
         return self.approvals[index] if index < len(self.approvals) else None
+
+    @cached_property
+    def reads(self) -> tuple[tuple[str, ...], ...]:
+        """Return the field paths the rule's conditions read, each once, in file order."""
+        found: dict[tuple[str, ...], None] = {}
+        pending: list[Condition] = [self.where]
+        while pending:
+            cond = pending.pop(0)
+            if isinstance(cond, FieldCondition):
+                found[cond.field] = None
+            else:
+                pending[:0] = cond.children
+        return tuple(found)
 
     @cached_property
     def compiled(self) -> Callable[[Mapping[str, Any]], bool]:
@@ -270,6 +286,13 @@ class RuleSet:
         """Return the rules listening for `event_name` that may match `event`, in file order."""
         index = self._fields.get(event_name)
         return index.candidates(event) if index is not None else self._index.get(event_name, ())
+
+    @cached_property
+    def misses(self) -> MissCache:
+        """Return this version's memory of explained non-matches (what the worker stores)."""
+        from app.rules.matching import MissCache  # matching builds on this module
+
+        return MissCache()
 
     def get(self, name: str) -> Rule | None:
         """Return the rule called `name`, if any."""
