@@ -49,8 +49,9 @@ def claim_events(session: Session, limit: int = BATCH_SIZE) -> list[Event]:
         .order_by(Event.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-        # The delivery as it arrived is not matched on; leave its JSON unparsed.
-        .options(defer(Event.raw))
+        # The delivery as it arrived is not matched on, and matching writes the evaluations
+        # over whatever is there: leave both JSON columns unread.
+        .options(defer(Event.raw), defer(Event.evaluations))
     )
     return list(session.scalars(query))
 

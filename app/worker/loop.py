@@ -59,6 +59,11 @@ PRUNE_SECONDS = 300
 PRUNE_BATCHES = 20
 # How often (for the whole deployment) farms' traffic is learned and ingest gaps are looked for.
 INGEST_GAP_CHECK_SECONDS = 60
+# While event batches keep the worker busy, make no jobs, and the last look found no job
+# due, jobs are looked for at most this often (a look is a claim query and a commit, a fifth
+# of a small batch's round trips). A batch that made jobs, or an idle loop, looks at once;
+# a job another worker made or whose delay ran out waits this much longer at most.
+JOBS_LOOK_SECONDS = 0.05
 # How often each worker folds new events into the overview's hourly counts (app/rollup.py);
 # a pass with nothing settled is two reads.
 FOLD_SECONDS = 5.0
@@ -97,6 +102,8 @@ class Worker:
             "gaps": 0.0, "fold": 0.0,
         }  # fmt: skip
         self._warned_rules = False
+        self._batch_jobs = 0  # jobs the last event batch made
+        self._jobs_look: tuple[float, bool] = (float("-inf"), False)  # when, and found one
 
     # -- one step -------------------------------------------------------------
     def rules_ready(self) -> bool:
@@ -136,6 +143,7 @@ class Worker:
                         self.config.public_url,
                         isolate=isolate,
                     )
+                self._batch_jobs = result.jobs
                 break
             except Exception as exc:
                 if isolate:
@@ -265,8 +273,18 @@ class Worker:
         say whether work was done."""
         self.housekeeping()
         did_events = self.process_events()
-        did_jobs = self.run_jobs()
+        did_jobs = False
+        if self._look_for_jobs(did_events):
+            did_jobs = self.run_jobs()
+            self._jobs_look = (time.monotonic(), did_jobs)
         return did_events or did_jobs
+
+    def _look_for_jobs(self, did_events: bool) -> bool:
+        """Say whether this step looks for due jobs (see JOBS_LOOK_SECONDS)."""
+        looked_at, found = self._jobs_look
+        if not did_events or self._batch_jobs or found:
+            return True
+        return time.monotonic() - looked_at >= JOBS_LOOK_SECONDS
 
     # -- housekeeping ----------------------------------------------------------
     def _due(self, name: str, every: float) -> bool:
