@@ -272,10 +272,15 @@ class MatchFigures:
     match_statements: int  # those sent while it matched
     launches: int
     statuses: dict[str, int]
+    match_cpu: float = 0.0  # CPU seconds of this process inside the matching step
 
     @property
     def rate(self) -> float:
         return self.events / self.match_seconds if self.match_seconds else 0.0
+
+    @property
+    def cpu_per_event_us(self) -> float:
+        return 1e6 * self.match_cpu / self.events if self.events else 0.0
 
 
 def _seed(url: str, events: int) -> None:
@@ -309,11 +314,15 @@ def _seed(url: str, events: int) -> None:
         engine.dispose()
 
 
-def matching(base_url: str | None, events: int, timeout: float = 600) -> MatchFigures:
+def matching(
+    base_url: str | None, events: int, timeout: float = 600, rules_text: str = RULES
+) -> MatchFigures:
     """Drain `events` stored HostDowns with one in-process worker's own loop (`run_once`).
 
     Every statement the worker's engine sends is counted; those sent inside the
-    matching step are counted apart (the loop's event step, whatever its name).
+    matching step are counted apart (the loop's event step, whatever its name), and
+    so is the CPU time the process spends in it. `rules_text` replaces RULES (under
+    which every event makes a job).
     """
     from sqlalchemy import event as sa_event
     from sqlalchemy.orm import sessionmaker
@@ -324,12 +333,14 @@ def matching(base_url: str | None, events: int, timeout: float = 600) -> MatchFi
 
     with _stage(base_url, "match") as stage:
         workdir, rules, url, sim = stage.workdir, stage.rules, stage.url, stage.sim
+        rules.write_text(rules_text)
         _seed(url, events)
         config = Config.from_env(
             {**_scalr(sim), "DATABASE_URL": url, "INVENTORY_SYNC_SECONDS": "0"}
         ).with_overrides(instance_path=workdir / "instance", rules_file=str(rules))
         engine = make_engine(url)
         counts = {"all": 0, "match": 0}
+        cpu = [0.0]
         matching_now = [False]
 
         def count(*_args: object) -> None:
@@ -347,10 +358,12 @@ def matching(base_url: str | None, events: int, timeout: float = 600) -> MatchFi
 
         def counted() -> bool:
             matching_now[0] = True
+            started = time.process_time()
             try:
                 busy = bool(step())
             finally:
                 matching_now[0] = False
+                cpu[0] += time.process_time() - started
             if not busy and not done_at[0]:
                 done_at[0] = time.perf_counter()
             return busy
@@ -370,5 +383,5 @@ def matching(base_url: str | None, events: int, timeout: float = 600) -> MatchFi
         return MatchFigures(
             "postgresql" if base_url else "sqlite", events,
             match_seconds, settle_seconds, counts["all"], counts["match"],
-            len(sim.state.calls("ServerLaunch")), statuses,
+            len(sim.state.calls("ServerLaunch")), statuses, cpu[0],
         )  # fmt: skip

@@ -41,11 +41,13 @@ from bench import (  # noqa: E402
 )
 from bench import cpu as bench_cpu  # noqa: E402
 from bench.ingest import (  # noqa: E402
+    ACTION,
     Outcome,
     median,
     percentile,
 )
 from bench.ingest import run as run_ingest  # noqa: E402
+from bench.rulesgen import rules_yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -582,9 +584,17 @@ def prune_rows(pg_url: str | None, events: int, seconds: float) -> tuple[list[Ro
 
 
 def scale_rows(
-    pg_url: str | None, deliveries: int, jobs: int, latency: float, checks: list[targets.Check]
+    pg_url: str | None,
+    deliveries: int,
+    jobs: int,
+    latency: float,
+    checks: list[targets.Check],
+    web_cpu: dict[str, float],
 ) -> tuple[list[Row], list[str]]:
-    """Return the PostgreSQL scale rows (a storm, several workers) and what went wrong."""
+    """Return the PostgreSQL scale rows (a storm, several workers) and what went wrong.
+
+    `web_cpu` is the web process's CPU µs per delivery on each database, from this run.
+    """
     if not pg_url:
         return [("storm and worker scaling", "PostgreSQL only", "skipped", "", "", "")], []
     storm = bench_scale.storm(pg_url, deliveries, False, 60)
@@ -595,6 +605,17 @@ def scale_rows(
     # database, without the web process beside it.
     backlog = max(100, deliveries // 10)
     drained = {db: bench_scale.matching(url, backlog) for db, url in (("s", None), ("p", pg_url))}
+    # The same loop on events like the ingest load's (a server not in the inventory) against
+    # its 200-rule file, which none matches: what keeping up with ingest costs the worker.
+    plain = rules_yaml(200, action=ACTION)
+    unmatched = {
+        db: bench_scale.matching(url, backlog, rules_text=plain)
+        for db, url in (("s", None), ("p", pg_url))
+    }
+
+    def worker_cpu(db: str, web: str) -> str:
+        delivery = web_cpu.get(web)
+        return f"{unmatched[db].cpu_per_event_us / delivery:.2f}x" if delivery else ""
 
     def drain(f: bench_scale.MatchFigures) -> str:
         per_event = f.match_statements / f.events if f.events else 0.0
@@ -651,6 +672,16 @@ def scale_rows(
             "storm target: 10,000 in 60 s = 167/s",
             f"{drained['s'].rate / 167:.2f}x",
             f"{drained['p'].rate / 167:.2f}x",
+        ),
+        (
+            f"worker CPU µs an event, draining {backlog:,} stored HostDown that match none of "
+            "the ingest run's 200 rules",
+            f"{unmatched['s'].cpu_per_event_us:.0f} ({unmatched['s'].rate:,.0f}/s)",
+            f"{unmatched['p'].cpu_per_event_us:.0f} ({unmatched['p'].rate:,.0f}/s)",
+            "the web's CPU µs per delivery, this run: "
+            + ", ".join(f"{k} {v:.0f}" for k, v in web_cpu.items()),
+            worker_cpu("s", "SQLite"),
+            worker_cpu("p", "PostgreSQL"),
         ),
         (
             f"job throughput, jobs/s, {jobs} launches answered in {latency:g} s, 3 workers",
@@ -774,6 +805,11 @@ def main() -> int:
         int(knob("BENCH_SCALE_JOBS", "40", "9")),
         float(knob("BENCH_SCALE_LATENCY", "0.25", "0.05")),
         checks,
+        {
+            n: median(f.per_delivery_us)
+            for n, f in cpu.items()
+            if f.per_delivery_us and n != "bare Flask"
+        },
     )
     rows += more
     elapsed = time.monotonic() - started
