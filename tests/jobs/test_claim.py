@@ -179,19 +179,28 @@ def test_settling_guard_stopped_jobs_stops_after_its_time_and_leaves_the_rest_du
 
     clock = [100.0]
     taken: list[int] = []
+    chunks: list[int] = []
 
-    def settles_one(session, ruleset, config, worker, now):
-        taken.append(len(taken))
+    def locks(reads, limit):
+        chunks.append(limit)
+        return [(SimpleNamespace(id=len(taken) + n), False) for n in range(limit)]
+
+    def settles_one(reads, job, has_followers, worker):
+        taken.append(job.id)
         clock[0] += 0.04  # each job's guards take 40 ms
-        return SimpleNamespace(id=len(taken), status="skipped")
+        return SimpleNamespace(id=job.id, status="skipped")
 
-    monkeypatch.setattr(claim_module, "claim_job", settles_one)
+    monkeypatch.setattr(claim_module, "_claim_due", locks)
+    monkeypatch.setattr(claim_module, "_decide", settles_one)
     monkeypatch.setattr(claim_module.time, "monotonic", lambda: clock[0])
     settled, job = claim_module.claim_jobs(None, None, None, "w", None, 100, 0.1)
     assert job is None and len(settled) == 3  # 0.04, 0.08, 0.12 s: the third crosses 0.1 s
+    assert chunks == [1, 1, 2]  # one job first, then as many as were settled: one is left
     taken.clear()
     settled, job = claim_module.claim_jobs(None, None, None, "w", None, 100, 0.0)
     assert len(settled) == 1  # however short the time, one job is settled
     taken.clear()
+    chunks.clear()
     settled, _ = claim_module.claim_jobs(None, None, None, "w", None, 5)
     assert len(settled) == 5  # no time given: only the limit counts
+    assert chunks == [1, 1, 2, 1]  # never more locked than the limit leaves
