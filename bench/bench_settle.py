@@ -1,12 +1,15 @@
 """Settle a backlog of jobs an open breaker skips, as the worker's claim does, and count the cost.
 
-    python -m bench.bench_settle [--jobs 2000] [--url postgresql://...]
+    python -m bench.bench_settle [--jobs 2000] [--url postgresql://...] [--analyze]
 
 A storm's `HostDown`s, each matched to a `ServerLaunch` (bench_scale's rule), wait
 due while the remediation breaker of their environment is open. The worker's claim
 (`claim_jobs` with SETTLE_BATCH and SETTLE_SECONDS, one transaction a claim) settles
 them until none is left. Reported: claims, statements and wall time per settled job.
 Without --url the database is a fresh SQLite file; with it, a scratch PostgreSQL schema.
+--analyze gathers the planner's statistics first, as autovacuum would have in a database
+that has been running (with a fresh table's estimates PostgreSQL sorts every due job for
+each claim).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, select, text
 
 from app.config import Config
 from app.db import make_engine, make_session_factory, transaction, utcnow
@@ -118,7 +121,7 @@ def settle(factory: Any, engine: Any) -> SettleFigures:
     return SettleFigures(jobs, claims, counted[0], seconds, statuses)
 
 
-def measure(base_url: str | None, count: int) -> SettleFigures:
+def measure(base_url: str | None, count: int, analyze: bool = False) -> SettleFigures:
     """Settle a fresh backlog of `count` breaker-skipped jobs in a fresh database."""
     with tempfile.TemporaryDirectory(prefix="lifeguard-settle-") as tmp:
         url, schema = servers.fresh_database(base_url, Path(tmp), "settle")
@@ -126,6 +129,9 @@ def measure(base_url: str | None, count: int) -> SettleFigures:
         try:
             factory = make_session_factory(engine)
             backlog(factory, count)
+            if analyze:
+                with engine.begin() as conn:
+                    conn.execute(text("ANALYZE"))
             return settle(factory, engine)
         finally:
             engine.dispose()
@@ -137,8 +143,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--url", default=None, help="PostgreSQL base URL; SQLite if not given")
+    parser.add_argument("--analyze", action="store_true", help="ANALYZE before settling")
     args = parser.parse_args()
-    print(measure(args.url, args.jobs).line())
+    print(measure(args.url, args.jobs, args.analyze).line())
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ breaker) are read once a claim, and the per-job ones (each job's event, its
 server's recent events, a later cancelling event) once for each chunk of jobs
 the claim locks. Whatever the claim itself changes is kept here as it changes:
 the storm hold it places, the breaker it opens. Counts that settling a job can
-move (a throttle's fires) are still read each time, under their locks.
+move (a throttle's fires) are still read each time, under their locks. What a
+person changes while a claim runs (a silence, a pause, the kill switch) applies
+from the next claim on, at most about SETTLE_SECONDS later.
 
 Locks are taken as before, once a claim: a transaction-scoped advisory lock or a
 row lock is held until the commit anyway, and while it is held no other claim
