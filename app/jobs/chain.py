@@ -49,12 +49,19 @@ def release_followers(session: Session, job: ActionJob, now: datetime) -> None:
 
 
 def finish(
-    session: Session, job: ActionJob, status: str, reason: str | None, now: datetime
+    session: Session,
+    job: ActionJob,
+    status: str,
+    reason: str | None,
+    now: datetime,
+    *,
+    followers: bool = True,
 ) -> ActionJob:
     """End `job` with `status` and `reason`, free its lease, and settle its followers.
 
     A job that ends `dead` emits Lifeguard's own `JobDead` event (unless a
-    Lifeguard event triggered it: `policy.emits_own_event`).
+    Lifeguard event triggered it: `policy.emits_own_event`). `followers=False`
+    says the caller knows the job has none: they are not looked for.
     """
     job.status = status
     job.reason = reason
@@ -63,7 +70,8 @@ def finish(
     job.lease_expires_at = None
     if status == DEAD:
         own_events.job_dead(session, job, now)
-    release_followers(session, job, now)
+    if followers:
+        release_followers(session, job, now)
     return job
 
 

@@ -1,8 +1,9 @@
-"""Claim the next due job and decide, in the same short transaction, whether it may run.
+"""Claim due jobs and decide, in the same short transaction, whether each may run.
 
-The guards' facts are gathered here, under the claim's row lock (and advisory
+The guards' facts are gathered here, under the claim's row locks (and advisory
 locks on PostgreSQL), so two workers can never both pass a throttle or budget
-that has room for one more; `app.jobs.policy` makes each decision.
+that has room for one more; `app.jobs.policy` makes each decision. What the
+jobs of one claim share is read once for the claim (`app.jobs.claim_reads`).
 """
 
 from __future__ import annotations
@@ -12,18 +13,16 @@ import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.config import Config
 from app.jobs import approvals, holds, own_events, policy
 from app.jobs.chain import finish
+from app.jobs.claim_reads import ClaimReads
 from app.jobs.flapping import flapping_verdict
-from app.jobs.kill_switch import kill_switch_verdict
-from app.jobs.locks import advisory_lock
 from app.jobs.policy import Verdict
-from app.jobs.silences import active_silences, matching_silence
+from app.jobs.silences import first_match
 from app.jobs.storms import storm_verdict
-from app.models.event import Event
 from app.models.job import (
     AWAITING_APPROVAL,
     CLAIMABLE,
@@ -35,7 +34,7 @@ from app.models.job import (
     JobAttempt,
 )
 from app.models.loop import Hold
-from app.models.ops import Breaker, RuleState
+from app.models.ops import Breaker
 from app.rules.maintenance import active_window
 from app.rules.model import RuleSet
 from app.scalr.actions import MUTATING_ACTIONS
@@ -44,62 +43,70 @@ log = logging.getLogger(__name__)
 
 # How many jobs one claim transaction may settle by their guards before it commits.
 SETTLE_BATCH = 100
-# At most this long settling guard-stopped jobs in one claim: each costs the guards' reads,
-# and the worker's loop must get back to matching events (a storm's jobs, all skipped by
-# an open breaker, would otherwise take most of its time and leave events unmatched).
+# At most this long settling guard-stopped jobs in one claim: the worker's loop must get
+# back to matching events (a storm's jobs, all skipped by an open breaker, would otherwise
+# take most of its time and leave events unmatched).
 SETTLE_SECONDS = 0.1
+# `NOT blocked`, as the claimable index's own WHERE says it: PostgreSQL cannot tell that
+# `blocked IS false` implies it, and sorted every due row for each claim without the index.
+UNBLOCKED = ~ActionJob.blocked
 
 
-def due_job_query(now: datetime):  # type: ignore[no-untyped-def]
-    """Select the next claimable, unblocked, due job, skipping rows other workers hold."""
+def due_job_query(now: datetime, limit: int = 1):  # type: ignore[no-untyped-def]
+    """Select the next claimable, unblocked, due jobs, skipping rows other workers hold."""
     return (
         select(ActionJob)
         .where(ActionJob.status.in_(CLAIMABLE))
-        .where(ActionJob.blocked.is_(False))
+        .where(UNBLOCKED)
         .where(ActionJob.run_at <= now)
         .order_by(ActionJob.run_at, ActionJob.id)
-        .limit(1)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
 
 
-def _cancelling_event(session: Session, job: ActionJob) -> Event | None:
-    if not job.server_id or not job.cancel_on:
-        return None
-    return session.scalars(
-        select(Event)
-        .where(Event.server_id == job.server_id)
-        .where(Event.name.in_(job.cancel_on))
-        .where(Event.id > job.event_id)
-        .order_by(Event.id)
-        .limit(1)
-    ).first()
+def _claim_due(reads: ClaimReads, limit: int) -> list[tuple[ActionJob, bool]]:
+    """Lock the next `limit` due jobs, in due order; say of each whether it has followers."""
+    follower = aliased(ActionJob)
+    has_followers = (
+        select(follower.id)
+        .where(follower.event_id == ActionJob.event_id)
+        .where(follower.rule == ActionJob.rule)
+        .where(follower.action_index > ActionJob.action_index)
+        .exists()
+    )
+    rows = reads.session.execute(due_job_query(reads.now, limit).add_columns(has_followers))
+    due = [(job, bool(followers)) for job, followers in rows.tuples()]
+    reads.claimed([job for job, _ in due])
+    return due
 
 
-def _throttled(session: Session, job: ActionJob, ruleset: RuleSet, now: datetime) -> Verdict | None:
-    rule = ruleset.get(job.rule)
+def _throttled(reads: ClaimReads, job: ActionJob) -> Verdict | None:
+    rule = reads.ruleset.get(job.rule)
     if rule is None or rule.throttle is None or job.action_index != 0:
         return None
     key = job.throttle_key or ""
-    advisory_lock(session, "throttle", job.rule, key)
-    fired = session.scalar(
+    reads.lock("throttle", job.rule, key)
+    # Read each time: a job this claim settled in dry run counts as a fire.
+    fired = reads.session.scalar(
         select(func.count())
         .select_from(ActionJob)
         .where(ActionJob.rule == job.rule)
         .where(ActionJob.throttle_key == job.throttle_key)
         .where(ActionJob.action_index == 0)
-        .where(ActionJob.fired_at >= policy.throttle_since(now, rule.throttle.per))
+        .where(ActionJob.fired_at >= policy.throttle_since(reads.now, rule.throttle.per))
         .where(ActionJob.id != job.id)
     )
     return policy.throttled(fired or 0, rule.throttle.max, rule.throttle.per, key)
 
 
-def _over_budget(session: Session, job: ActionJob, config: Config, now: datetime) -> Verdict | None:
+def _over_budget(reads: ClaimReads, job: ActionJob) -> Verdict | None:
     if not _mutating_scalr(job):
         return None
+    session, config, now = reads.session, reads.config, reads.now
     env = job.environment or "default"
-    advisory_lock(session, "budget", env)
-    breaker = session.get(Breaker, env, with_for_update=True)
+    reads.lock("budget", env)
+    breaker = reads.breaker(env, locked=True)
     if breaker is not None and breaker.is_open:
         return policy.breaker_open(env, breaker.reason)
     since = policy.budget_since(
@@ -121,6 +128,7 @@ def _over_budget(session: Session, job: ActionJob, config: Config, now: datetime
     if breaker is None:
         breaker = Breaker(environment=env)
         session.add(breaker)
+        reads.opened_breaker(breaker)
     breaker.is_open = True
     breaker.opened_at = now
     breaker.reason = verdict.reason
@@ -131,35 +139,34 @@ def _over_budget(session: Session, job: ActionJob, config: Config, now: datetime
     return verdict
 
 
-def _guard(
-    session: Session, job: ActionJob, ruleset: RuleSet, config: Config, now: datetime
-) -> Verdict | None:
+def _guard(reads: ClaimReads, job: ActionJob) -> Verdict | None:
     """Ask the policy, in order, whether the claimed job may run; the first no wins."""
+    config, now = reads.config, reads.now
     manual = bool((job.spec or {}).get("manual"))
-    if (verdict := _kill_switch(session, job)) is not None:
+    if (verdict := _kill_switch(reads, job)) is not None:
         return verdict
-    state = session.get(RuleState, job.rule)
+    state = reads.rule_state(job.rule)
     if state is not None and (verdict := policy.paused(state.paused, state.updated_by, manual)):
         return verdict
-    if verdict := policy.rule_gone(job.rule, ruleset.get(job.rule) is not None, manual):
+    if verdict := policy.rule_gone(job.rule, reads.ruleset.get(job.rule) is not None, manual):
         return verdict
-    if job.attempts == 0 and (canceller := _cancelling_event(session, job)) is not None:
-        return policy.cancelled_by(canceller.name, canceller.id)
-    if (held := holds.held_verdict(session, job)) is not None:
+    if job.attempts == 0 and (canceller := reads.cancelling(job)) is not None:
+        return policy.cancelled_by(*canceller)
+    if (held := holds.held_verdict(reads, job)) is not None:
         return _held(job, *held)
-    if (held := storm_verdict(session, job, ruleset, config, now)) is not None:
+    if (held := storm_verdict(reads, job)) is not None:
         return _held(job, *held)
-    if (verdict := flapping_verdict(session, job, ruleset, config, now)) is not None:
+    if (verdict := flapping_verdict(reads, job)) is not None:
         return verdict
-    if (verdict := _silenced(session, job, now, manual)) is not None:
+    if (verdict := _silenced(reads, job, manual)) is not None:
         return verdict
-    if (verdict := _in_maintenance(session, job, ruleset, now, manual)) is not None:
+    if (verdict := _in_maintenance(reads, job, manual)) is not None:
         return verdict
     # Asked only once every guard above lets the job go; an approved job meets them all again.
     if (verdict := approvals.approval_verdict(job, now, manual)) is not None:
         return verdict
     first_time = job.fired_at is None and not manual
-    if first_time and (verdict := _throttled(session, job, ruleset, now)) is not None:
+    if first_time and (verdict := _throttled(reads, job)) is not None:
         return verdict
     override = state.dry_run if state is not None else None
     if (verdict := policy.dry_run(config.dry_run, override, job.dry_run)) is not None:
@@ -168,9 +175,9 @@ def _guard(
         job.result = {"would_call": {"kind": job.kind, "action": job.action, "params": job.params}}
         return verdict
     if first_time:
-        return _over_budget(session, job, config, now)
+        return _over_budget(reads, job)
     # A retry, or a person's retry, spends no budget; an open breaker still stops it.
-    return _breaker_open(session, job)
+    return _breaker_open(reads, job)
 
 
 def _held(job: ActionJob, verdict: Verdict, hold: Hold) -> Verdict:
@@ -179,44 +186,42 @@ def _held(job: ActionJob, verdict: Verdict, hold: Hold) -> Verdict:
     return verdict
 
 
-def _kill_switch(session: Session, job: ActionJob) -> Verdict | None:
+def _kill_switch(reads: ClaimReads, job: ActionJob) -> Verdict | None:
     """Hold back every job, a person's retry too, while the kill switch is engaged.
 
     The notifications of the `KillSwitchEngaged` event itself still go out.
     """
-    verdict = kill_switch_verdict(session)
+    verdict = reads.kill_switch()
     if verdict is None or job.kind == "scalr":
         return verdict
-    trigger = session.get(Event, job.event_id)
+    trigger = reads.event(job.event_id)
     if trigger is not None and policy.tells_of_kill_switch(trigger.name, trigger.source):
         return None
     return verdict
 
 
-def _silenced(session: Session, job: ActionJob, now: datetime, manual: bool) -> Verdict | None:
+def _silenced(reads: ClaimReads, job: ActionJob, manual: bool) -> Verdict | None:
     """Skip a job whose event an active silence matches (a person's retry still runs)."""
-    silences = active_silences(session, now)
+    silences = reads.silences()
     if not silences:
         return None
-    event = session.get(Event, job.event_id)
+    event = reads.event(job.event_id)
     if event is None:
         return None
-    silence = matching_silence(silences, event.fields())
+    silence = first_match(silences, event.fields())
     if silence is None:
         return None
     return policy.silenced(silence.id, silence.comment, manual)
 
 
-def _in_maintenance(
-    session: Session, job: ActionJob, ruleset: RuleSet, now: datetime, manual: bool
-) -> Verdict | None:
+def _in_maintenance(reads: ClaimReads, job: ActionJob, manual: bool) -> Verdict | None:
     """Skip a job whose event a maintenance window of the rules file covers now."""
-    if not ruleset.maintenance:
+    if not reads.ruleset.maintenance:
         return None
-    event = session.get(Event, job.event_id)
+    event = reads.event(job.event_id)
     if event is None:
         return None
-    window = active_window(ruleset.maintenance, event.fields(), now)
+    window = active_window(reads.ruleset.maintenance, event.fields(), reads.now)
     return policy.in_maintenance(window.name, manual) if window is not None else None
 
 
@@ -224,37 +229,61 @@ def _mutating_scalr(job: ActionJob) -> bool:
     return job.kind == "scalr" and bool((job.spec or {}).get("mutating"))
 
 
-def _breaker_open(session: Session, job: ActionJob) -> Verdict | None:
+def _breaker_open(reads: ClaimReads, job: ActionJob) -> Verdict | None:
     if not _mutating_scalr(job):
         return None
     env = job.environment or "default"
-    breaker = session.get(Breaker, env)
+    breaker = reads.breaker(env)
     if breaker is not None and breaker.is_open:
         return policy.breaker_open(env, breaker.reason)
     return None
+
+
+def _decide(reads: ClaimReads, job: ActionJob, has_followers: bool, worker: str) -> ActionJob:
+    """Mark a claimed job running, or end it as its first stopping guard says."""
+    now = reads.now
+    if (verdict := _guard(reads, job)) is not None:
+        if verdict.status == HELD:
+            return holds.hold_job(job, verdict)  # job.hold_id was set by _held
+        if verdict.status == AWAITING_APPROVAL:
+            return approvals.await_approval(job, verdict, now)
+        return finish(
+            reads.session, job, verdict.status, verdict.reason, now, followers=has_followers
+        )
+    job.status = RUNNING
+    job.attempts += 1
+    job.started_at = now
+    job.fired_at = job.fired_at or now
+    lease = policy.lease_seconds(
+        reads.config.worker_lease_seconds, (job.params or {}).get("timeout")
+    )
+    job.lease_expires_at = now + timedelta(seconds=lease)
+    job.locked_by = worker
+    return job
 
 
 def claim_job(
     session: Session, ruleset: RuleSet, config: Config, worker: str, now: datetime
 ) -> ActionJob | None:
     """Claim one due job; return it marked running, or ended by a guard (caller commits)."""
-    job = session.scalars(due_job_query(now)).first()
-    if job is None:
-        return None
-    if (verdict := _guard(session, job, ruleset, config, now)) is not None:
-        if verdict.status == HELD:
-            return holds.hold_job(job, verdict)  # job.hold_id was set by _held
-        if verdict.status == AWAITING_APPROVAL:
-            return approvals.await_approval(job, verdict, now)
-        return finish(session, job, verdict.status, verdict.reason, now)
-    job.status = RUNNING
-    job.attempts += 1
-    job.started_at = now
-    job.fired_at = job.fired_at or now
-    lease = policy.lease_seconds(config.worker_lease_seconds, (job.params or {}).get("timeout"))
-    job.lease_expires_at = now + timedelta(seconds=lease)
-    job.locked_by = worker
-    return job
+    reads = ClaimReads(session, ruleset, config, now)
+    due = _claim_due(reads, 1)
+    return _decide(reads, *due[0], worker) if due else None
+
+
+def _still_ahead(
+    queue: list[tuple[ActionJob, bool]], now: datetime
+) -> list[tuple[ActionJob, bool]]:
+    """Keep the claimed jobs a settled job's followers leave due and first in line.
+
+    Settling a job may skip followers (out of the queue) or release the next one,
+    due at `now`: it comes before any queued job due at `now` exactly, so then the
+    queue is read again (the claim's own locks do not hide its rows from itself).
+    """
+    queue = [
+        (j, f) for j, f in queue if j.status in CLAIMABLE and not j.blocked and j.run_at <= now
+    ]
+    return [] if queue and queue[-1][0].run_at >= now else queue
 
 
 def claim_jobs(
@@ -270,21 +299,30 @@ def claim_jobs(
 
     Each job meets `_guard` exactly as `claim_job` alone would have it: in order,
     in the same transaction, every decision seeing the ones before (a breaker the
-    budget opened skips the jobs after it). Settling jobs in a batch only shares
-    the transaction; it decides nothing apart from the policy. At most `limit`
-    jobs are taken, and none after `seconds` of settling (caller commits).
+    budget opened skips the jobs after it). The facts the jobs share are read once
+    (`ClaimReads`), and jobs are locked a chunk at a time, one at first and then as
+    many as were settled so far: a claim whose first job runs locks only that one.
+    Jobs locked but not reached stay as they were. At most `limit` jobs are taken,
+    and none after `seconds` of settling (caller commits).
     """
+    reads = ClaimReads(session, ruleset, config, now)
     settled: list[ActionJob] = []
+    queue: list[tuple[ActionJob, bool]] = []
     deadline = time.monotonic() + seconds if seconds is not None else None
     while len(settled) < limit:
         if settled and deadline is not None and time.monotonic() >= deadline:
             return settled, None
-        job = claim_job(session, ruleset, config, worker, now)
-        if job is None:
-            return settled, None
+        if not queue:
+            queue = _claim_due(reads, min(limit - len(settled), max(1, len(settled))))
+            if not queue:
+                return settled, None
+        job, has_followers = queue.pop(0)
+        job = _decide(reads, job, has_followers, worker)
         if job.status == RUNNING:
             return settled, job
         settled.append(job)
+        if has_followers:
+            queue = _still_ahead(queue, now)
     return settled, None
 
 
@@ -324,7 +362,5 @@ def reap_expired_leases(session: Session, now: datetime) -> int:
 def next_due_at(session: Session) -> datetime | None:
     """Return when the next waiting job becomes due, for the worker's sleep."""
     return session.scalar(
-        select(func.min(ActionJob.run_at))
-        .where(ActionJob.status.in_(CLAIMABLE))
-        .where(ActionJob.blocked.is_(False))
+        select(func.min(ActionJob.run_at)).where(ActionJob.status.in_(CLAIMABLE)).where(UNBLOCKED)
     )

@@ -10,6 +10,7 @@ hold releases the held jobs to run now, or cancels them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,9 @@ from app.jobs.chain import finish
 from app.jobs.control import ControlError
 from app.models.job import CANCELLED, HELD, SCHEDULED, ActionJob
 from app.models.loop import Hold
+
+if TYPE_CHECKING:
+    from app.jobs.claim_reads import ClaimReads
 
 RELEASE, CANCEL = "release", "cancel"
 
@@ -54,13 +58,13 @@ def place_hold(session: Session, job: ActionJob, kind: str, reason: str, now: da
     return hold
 
 
-def held_verdict(session: Session, job: ActionJob) -> tuple[policy.Verdict, Hold] | None:
+def held_verdict(reads: ClaimReads, job: ActionJob) -> tuple[policy.Verdict, Hold] | None:
     """Say whether a claimed job must wait for a person: its rule and key are held."""
     if job.kind != "scalr" or not (job.spec or {}).get("mutating"):
         return None
     if (job.spec or {}).get("manual"):
         return None  # a person queued it by hand: they have looked
-    hold = active_hold(session, job.rule, job.throttle_key)
+    hold = reads.hold(job.rule, job.throttle_key)
     return (policy.held(hold.id, hold.reason), hold) if hold is not None else None
 
 

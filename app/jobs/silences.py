@@ -29,6 +29,8 @@ SILENCE_FIELDS = MATCHER_FIELDS  # the same fields as a maintenance window's mat
 MAX_SILENCE_SECONDS = 90 * 86400
 MAX_COMMENT = 1000
 ACTIVE, PENDING, EXPIRED = "active", "pending", "expired"
+# A silence and its compiled matchers.
+Matcher = tuple[Silence, Group]
 
 
 def parse_matchers(matchers: object) -> Group:
@@ -138,16 +140,28 @@ def active_silences(session: Session, now: datetime) -> list[Silence]:
     return list(session.scalars(query))
 
 
-def matching_silence(silences: Sequence[Silence], fields: Mapping[str, Any]) -> Silence | None:
-    """Return the first of `silences` whose matchers all hold for the event `fields`."""
+def compile_silences(silences: Sequence[Silence]) -> list[Matcher]:
+    """Pair each silence with its compiled matchers, in order, once for many events."""
+    compiled = []
     for silence in silences:
         try:
-            group = parse_matchers(silence.matchers)
+            compiled.append((silence, parse_matchers(silence.matchers)))
         except ControlError:
             continue  # stored before a stricter check: it silences nothing rather than all
+    return compiled
+
+
+def first_match(compiled: Sequence[Matcher], fields: Mapping[str, Any]) -> Silence | None:
+    """Return the first compiled silence whose matchers all hold for the event `fields`."""
+    for silence, group in compiled:
         if check_condition(group, fields) is None:
             return silence
     return None
+
+
+def matching_silence(silences: Sequence[Silence], fields: Mapping[str, Any]) -> Silence | None:
+    """Return the first of `silences` whose matchers all hold for the event `fields`."""
+    return first_match(compile_silences(silences), fields)
 
 
 def silence_json(silence: Silence, now: datetime) -> dict[str, Any]:

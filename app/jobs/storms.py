@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
 from app.jobs import own_events, policy
-from app.jobs.locks import advisory_lock
 from app.models.event import SOURCE_LIFEGUARD, Event
 from app.models.inventory import Server
 from app.models.job import ActionJob
 from app.models.loop import Hold
 from app.rules.model import RuleSet
+
+if TYPE_CHECKING:
+    from app.jobs.claim_reads import ClaimReads
 
 log = logging.getLogger(__name__)
 
@@ -90,33 +93,32 @@ def known_servers(session: Session, farm_role_id: int, down: list[str]) -> int:
     return (alive or 0) + len(down)
 
 
-def storm_verdict(
-    session: Session, job: ActionJob, ruleset: RuleSet, config: Config, now: datetime
-) -> tuple[policy.Verdict, Hold] | None:
+def storm_verdict(reads: ClaimReads, job: ActionJob) -> tuple[policy.Verdict, Hold] | None:
     """Hold a launch for a farm role in a storm; place the hold and emit `StormDetected` once."""
     if job.kind != "scalr" or job.action != "ServerLaunch" or (job.spec or {}).get("manual"):
         return None
-    rule = ruleset.get(job.rule)
+    session, now = reads.session, reads.now
+    rule = reads.ruleset.get(job.rule)
     if rule is not None and rule.storm is not None and rule.storm.share <= 0:
         return None  # `storm: false`: this rule's launches ignore storms, even a held one
-    trigger = session.get(Event, job.event_id)
+    trigger = reads.event(job.event_id)
     if trigger is None or trigger.source == SOURCE_LIFEGUARD or trigger.farm_role_id is None:
         return None
     farm_role_id = trigger.farm_role_id
     # A storm found by any rule holds every rule's launches for the farm role.
-    hold = storm_hold(session, farm_role_id)
+    hold = reads.storm_hold(farm_role_id)
     if hold is not None:
         return policy.held(hold.id, hold.reason), hold
-    share, per = limits(ruleset, job.rule, config)
+    share, per = limits(reads.ruleset, job.rule, reads.config)
     if share <= 0:
         return None
-    advisory_lock(session, "storm", str(farm_role_id))
-    hold = storm_hold(session, farm_role_id)
-    if hold is not None:
-        return policy.held(hold.id, hold.reason), hold
-    since = policy.storm_since(now, per, last_cleared(session, farm_role_id))
-    down = down_servers(session, farm_role_id, since)
-    known = known_servers(session, farm_role_id, down)
+    # Another claim may have placed a hold while this one waited for the lock: look again.
+    # Once held, the lock keeps every other claim from placing one until this one commits.
+    if reads.lock("storm", str(farm_role_id)):
+        hold = reads.storm_hold(farm_role_id, fresh=True)
+        if hold is not None:
+            return policy.held(hold.id, hold.reason), hold
+    down, known = reads.storm_counts(farm_role_id, per)
     verdict = policy.storm(farm_role_id, len(down), known, share, per)
     if verdict is None:
         return None
@@ -132,6 +134,7 @@ def storm_verdict(
     )
     session.add(hold)
     session.flush()
+    reads.placed_storm_hold(hold)
     emitted = own_events.emit_event(
         session,
         "StormDetected",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
 from app.db import utcnow
 from app.jobs.claim import claim_job, next_due_at, reap_expired_leases
@@ -179,19 +179,53 @@ def test_settling_guard_stopped_jobs_stops_after_its_time_and_leaves_the_rest_du
 
     clock = [100.0]
     taken: list[int] = []
+    chunks: list[int] = []
 
-    def settles_one(session, ruleset, config, worker, now):
-        taken.append(len(taken))
+    def locks(reads, limit):
+        chunks.append(limit)
+        return [(SimpleNamespace(id=len(taken) + n), False) for n in range(limit)]
+
+    def settles_one(reads, job, has_followers, worker):
+        taken.append(job.id)
         clock[0] += 0.04  # each job's guards take 40 ms
-        return SimpleNamespace(id=len(taken), status="skipped")
+        return SimpleNamespace(id=job.id, status="skipped")
 
-    monkeypatch.setattr(claim_module, "claim_job", settles_one)
+    monkeypatch.setattr(claim_module, "_claim_due", locks)
+    monkeypatch.setattr(claim_module, "_decide", settles_one)
     monkeypatch.setattr(claim_module.time, "monotonic", lambda: clock[0])
     settled, job = claim_module.claim_jobs(None, None, None, "w", None, 100, 0.1)
     assert job is None and len(settled) == 3  # 0.04, 0.08, 0.12 s: the third crosses 0.1 s
+    assert chunks == [1, 1, 2]  # one job first, then as many as were settled: one is left
     taken.clear()
     settled, job = claim_module.claim_jobs(None, None, None, "w", None, 100, 0.0)
     assert len(settled) == 1  # however short the time, one job is settled
     taken.clear()
+    chunks.clear()
     settled, _ = claim_module.claim_jobs(None, None, None, "w", None, 5)
     assert len(settled) == 5  # no time given: only the limit counts
+    assert chunks == [1, 1, 2, 1]  # never more locked than the limit leaves
+
+
+@pytest.mark.postgres
+def test_the_claim_queries_can_use_the_claimable_index(db_session, event_id):
+    """Their WHERE implies the partial index's (`NOT blocked`), whatever the statistics say."""
+    gen_job(db_session, event_id, run_at=utcnow(), **ONE_WEBHOOK)
+    sent: list[tuple[str, object]] = []
+
+    def note(_conn, _cursor, statement, parameters, *_args) -> None:
+        if "blocked" in statement.rpartition("FROM action_jobs")[2]:  # the two due queries
+            sent.append((statement, parameters))
+
+    engine = db_session.get_bind()
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        claim_job(db_session, two_steps(), config(), WORKER, utcnow())
+        next_due_at(db_session)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    db_session.rollback()
+    assert len(sent) == 2
+    db_session.execute(text("SET LOCAL enable_seqscan = off"))
+    for statement, parameters in sent:
+        plan = db_session.connection().exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        assert "ix_action_jobs_claimable" in "\n".join(row[0] for row in plan), statement
