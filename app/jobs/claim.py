@@ -239,10 +239,23 @@ def _breaker_open(reads: ClaimReads, job: ActionJob) -> Verdict | None:
     return None
 
 
-def _decide(reads: ClaimReads, job: ActionJob, has_followers: bool, worker: str) -> ActionJob:
-    """Mark a claimed job running, or end it as its first stopping guard says."""
+def _decide(
+    reads: ClaimReads, job: ActionJob, has_followers: bool, worker: str, *, recheck: bool = False
+) -> ActionJob:
+    """Mark a claimed job running, or end it as its first stopping guard says.
+
+    With `recheck` (the claim settled other jobs first, on facts read earlier), a job
+    its guards let go meets them again on facts read now: what a person changed
+    meanwhile (the kill switch, a pause, a silence, a hold) still stops it. A guard
+    that lets a job go changes nothing, so asking twice is safe.
+    """
     now = reads.now
-    if (verdict := _guard(reads, job)) is not None:
+    verdict = _guard(reads, job)
+    if verdict is None and recheck:
+        fresh = ClaimReads(reads.session, reads.ruleset, reads.config, now)
+        fresh.claimed([job])
+        verdict = _guard(fresh, job)
+    if verdict is not None:
         if verdict.status == HELD:
             return holds.hold_job(job, verdict)  # job.hold_id was set by _held
         if verdict.status == AWAITING_APPROVAL:
@@ -302,8 +315,10 @@ def claim_jobs(
     budget opened skips the jobs after it). The facts the jobs share are read once
     (`ClaimReads`), and jobs are locked a chunk at a time, one at first and then as
     many as were settled so far: a claim whose first job runs locks only that one.
-    Jobs locked but not reached stay as they were. At most `limit` jobs are taken,
-    and none after `seconds` of settling (caller commits).
+    Jobs locked but not reached stay as they were. The job that is to run is
+    decided on facts read afresh when others were settled before it, so a person's
+    change made meanwhile still stops it. At most `limit` jobs are taken, and none
+    after `seconds` of settling (caller commits).
     """
     reads = ClaimReads(session, ruleset, config, now)
     settled: list[ActionJob] = []
@@ -317,7 +332,7 @@ def claim_jobs(
             if not queue:
                 return settled, None
         job, has_followers = queue.pop(0)
-        job = _decide(reads, job, has_followers, worker)
+        job = _decide(reads, job, has_followers, worker, recheck=bool(settled))
         if job.status == RUNNING:
             return settled, job
         settled.append(job)

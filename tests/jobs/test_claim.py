@@ -185,7 +185,7 @@ def test_settling_guard_stopped_jobs_stops_after_its_time_and_leaves_the_rest_du
         chunks.append(limit)
         return [(SimpleNamespace(id=len(taken) + n), False) for n in range(limit)]
 
-    def settles_one(reads, job, has_followers, worker):
+    def settles_one(reads, job, has_followers, worker, recheck=False):
         taken.append(job.id)
         clock[0] += 0.04  # each job's guards take 40 ms
         return SimpleNamespace(id=job.id, status="skipped")

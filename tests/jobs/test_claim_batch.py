@@ -525,3 +525,38 @@ def test_two_workers_settling_at_once_never_take_the_same_job(session_factory):
         ]
     assert sum(r.startswith("budget spent: 1 Scalr actions") for r in reasons) == 1
     assert sum("breaker of environment 'default' is open" in r for r in reasons) == 148
+
+
+def test_the_job_that_runs_meets_a_kill_switch_engaged_while_the_claim_settled_others(
+    db_session, monkeypatch
+):
+    """Shared reads are for the jobs a guard stops; the one that runs is checked afresh."""
+    from app.jobs import claim
+    from app.jobs.kill_switch import engage_kill_switch
+
+    now = utcnow()
+    event_id = gen_event(db_session).id
+    skipped = [
+        gen_job(db_session, event_id, run_at=now - timedelta(seconds=60 - n),
+                spec={"mutating": True}, environment="prod")
+        for n in range(3)
+    ]  # fmt: skip
+    runs = gen_job(db_session, event_id, run_at=now - timedelta(seconds=30), environment="dev")
+    db_session.add(Breaker(environment="prod", is_open=True, reason="test"))
+    db_session.commit()
+    ruleset = load_rules(
+        f"rules:\n  - {{name: replace-terminated-web, events: [HostDown], actions: [{HOOK}]}}"
+    )
+    real = claim.finish
+
+    def engage_after_the_last_skip(session, job, *args, **kwargs):
+        done = real(session, job, *args, **kwargs)
+        if job.id == skipped[-1].id:  # a person engages it in the middle of the claim
+            engage_kill_switch(session, "ops", "stop everything", now)
+        return done
+
+    monkeypatch.setattr(claim, "finish", engage_after_the_last_skip)
+    settled, job = claim_jobs(db_session, ruleset, config(), "w", now, SETTLE_BATCH)
+    assert [j.id for j in settled[:3]] == [j.id for j in skipped]
+    assert job is None or job.id != runs.id, "the job ran past an engaged kill switch"
+    assert runs.status == "skipped" and "kill switch engaged by ops" in (runs.reason or "")
