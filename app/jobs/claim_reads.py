@@ -10,7 +10,8 @@ the claim locks. Whatever the claim itself changes is kept here as it changes:
 the storm hold it places, the breaker it opens. Counts that settling a job can
 move (a throttle's fires) are still read each time, under their locks. What a
 person changes while a claim runs (a silence, a pause, the kill switch) applies
-from the next claim on, at most about SETTLE_SECONDS later.
+to the jobs it settles from the next claim on, at most about SETTLE_SECONDS
+later; the job that is to run is checked again on facts read then (claim._decide).
 
 Locks are taken as before, once a claim: a transaction-scoped advisory lock or a
 row lock is held until the commit anyway, and while it is held no other claim
