@@ -37,15 +37,7 @@ from app.worker.execute import Outcome
 from tests.dashboard.helpers import gen_job
 from tests.factories import gen_event
 from tests.jobs.helpers import config
-
-LAUNCH = """
-rules:
-  - name: replace
-    events: [HostDown]
-    actions:
-      - scalr: ServerLaunch
-        params: {FarmRoleID: "1978", IncreaseMaxInstances: 1}
-"""
+from tests.worker.test_processes import LAUNCH_RULE as LAUNCH
 
 # One rule a farm, each stopped (or let go) by a different guard.
 MIXED = """
