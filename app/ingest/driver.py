@@ -8,7 +8,13 @@ keeps while it is busy: no Session, no Core execution context and no pool checko
 PostgreSQL pre-ping) per batch. Measured in bench/cpu.py, that machinery cost more CPU
 than the insert itself.
 
-- SQLite: `BEGIN IMMEDIATE`, the insert, `COMMIT`.
+- SQLite: ONE statement in autocommit, the insert without `RETURNING`: the statement is
+  its own transaction, committed within the one `sqlite3_step` that runs it. The ids
+  come from `lastrowid` and `rowcount`, not from returned rows. The sqlite3 module gives
+  up the GIL around every step, and each time it has to win the GIL back from the
+  request threads while it holds the machine's ingest lock (`writer._file_lock`).
+  `BEGIN IMMEDIATE`, the insert, one step per returned row and `COMMIT` were four or
+  more such waits a batch; this is one.
 - PostgreSQL: ONE statement in autocommit, `WITH ins AS (INSERT ...) SELECT ...,
   pg_notify(...)`: a single statement is its own transaction, committed (and its NOTIFY
   delivered) before the server answers, so a batch costs one round trip instead of five
@@ -35,7 +41,6 @@ from app.ingest.store import (
     count_received,
     insert_bindparams,
     insert_sql,
-    insert_statement,
     stored_in_order,
 )
 from app.jobs.notify import EVENTS_CHANNEL
@@ -74,7 +79,6 @@ class DriverInsert:
         """Return the driver's SQL for `rows` rows and its positional parameter order."""
         found = self._compiled.get(rows)
         if found is None:
-            statement = insert_statement(rows)
             if self.postgres:
                 # A CTE's INSERT runs once whatever the outer query reads; the NOTIFY is sent
                 # only when a row is new (no row returned, no call) and delivered at commit.
@@ -83,6 +87,10 @@ class DriverInsert:
                     f"WITH ins AS ({cte}) SELECT id, ingest_key, "  # noqa: S608
                     "pg_notify(:notify_channel, (SELECT max(id) FROM ins)::text) FROM ins"
                 ).bindparams(*insert_bindparams(rows), bindparam("notify_channel", type_=String()))
+            else:
+                statement = text(insert_sql(rows, returning=False)).bindparams(
+                    *insert_bindparams(rows)
+                )
             compiled = statement.compile(dialect=self.dialect)
             if self.postgres:
                 # PostgreSQL's own $n placeholders, for psycopg's RawCursor: psycopg parses a
@@ -183,13 +191,12 @@ class DriverInsert:
         cursor = self._cursor(connection)
         try:
             try:
-                if not self.postgres:
-                    cursor.execute("BEGIN IMMEDIATE")
-                cursor.execute(sql, params)
-                by_key: dict[str, int] = {row[1]: row[0] for row in cursor.fetchall()}
+                cursor.execute(sql, params)  # committed when it returns, on either database
+                if self.postgres:
+                    by_key: dict[str, int] = {row[1]: row[0] for row in cursor.fetchall()}
+                else:
+                    by_key = inserted_ids(cursor.rowcount, cursor.lastrowid, rows)
                 stored = self._resolve(cursor, rows, by_key)
-                if not self.postgres:
-                    cursor.execute("COMMIT")
             except BaseException:
                 if not self.postgres and connection.in_transaction:
                     connection.rollback()
@@ -224,6 +231,24 @@ class DriverInsert:
                 )
                 by_external.update((ext, id_) for id_, ext in cursor.fetchall())
         return stored_in_order(rows, by_key, by_external)
+
+
+def inserted_ids(
+    rowcount: int, lastrowid: int | None, rows: Sequence[dict[str, Any]]
+) -> dict[str, int]:
+    """Return the id of each row of SQLite's multi-row insert, by ingest key, when all went in.
+
+    SQLite gives a new row of a table without AUTOINCREMENT the largest rowid plus one
+    (sqlite.org/autoinc.html: "one larger than the largest ROWID in the table prior to the
+    insert"), and one statement inserts its VALUES in order under the write lock, so the k
+    rows of an insert that stored all k hold the k ids ending at `lastrowid`. When a
+    conflict kept any row out (`rowcount` < k), the ids are not known here: an empty dict,
+    and `DriverInsert._resolve` reads them by ingest key.
+    """
+    if lastrowid is None or rowcount != len(rows):
+        return {}
+    first = lastrowid - len(rows) + 1
+    return {row["ingest_key"]: first + i for i, row in enumerate(rows)}
 
 
 def _with_constants(process: Processor) -> Processor:

@@ -240,8 +240,9 @@ INSERT_COLUMNS = (
 )
 
 
-def insert_sql(rows: int) -> str:
-    """Return `INSERT ... VALUES (..) x rows ON CONFLICT DO NOTHING RETURNING id, ingest_key`."""
+def insert_sql(rows: int, returning: bool = True) -> str:
+    """Return `INSERT ... VALUES (..) x rows ON CONFLICT DO NOTHING RETURNING id, ingest_key`
+    (without the RETURNING when not `returning`)."""
     names = ", ".join(INSERT_COLUMNS)
     values = ", ".join(
         "(" + ", ".join(f":{column}_{i}" for column in INSERT_COLUMNS) + ")" for i in range(rows)
@@ -249,7 +250,7 @@ def insert_sql(rows: int) -> str:
     # Every name in it is a constant of this module: nothing comes from input.
     return (
         f"INSERT INTO {Event.__tablename__} ({names}) VALUES {values} "  # noqa: S608
-        "ON CONFLICT DO NOTHING RETURNING id, ingest_key"
+        "ON CONFLICT DO NOTHING" + (" RETURNING id, ingest_key" if returning else "")
     )
 
 

@@ -129,3 +129,40 @@ def test_the_writers_driver_insert_stores_rows_as_the_session_path_does(session_
                 assert getattr(a, column) == getattr(b, column), column
         assert a.received_at == by_writer["received_at"] and a.received_at.tzinfo is not None
         assert a.data == {"SCALR_FARM_ID": "7"} and a.raw == by_writer["raw"]
+
+
+def stored_ids(session_factory, rows) -> list[int]:
+    """Read back the id stored under each row's ingest key, in order."""
+    keys = [row["ingest_key"] for row in rows]
+    with session_factory() as session:
+        query = select(Event.ingest_key, Event.id).where(Event.ingest_key.in_(keys))
+        found = {key: id_ for key, id_ in session.execute(query)}
+    return [found[key] for key in keys]
+
+
+def test_each_row_of_a_batch_is_answered_with_its_own_stored_id(session_factory):
+    """SQLite's ids come from lastrowid and rowcount, not returned rows: they must still be
+    each row's own, batch after batch."""
+    writer = GroupWriter(session_factory)
+    for size in (1, 2, 7, 31):
+        rows = [store.observer_row(observer()) for _ in range(size)]
+        tickets = [Ticket(row) for row in rows]
+        writer.commit_batch(tickets)
+        answered = [t.wait(1) for t in tickets]
+        assert not any(s.duplicate for s in answered)
+        assert [s.id for s in answered] == stored_ids(session_factory, rows)
+
+
+def test_a_batch_holding_an_already_stored_row_still_answers_every_id(session_factory):
+    """A replayed row (its ingest key stored already) keeps the others' ids right."""
+    writer = GroupWriter(session_factory)
+    earlier = store.observer_row(observer())
+    with session_factory() as session:
+        (kept,) = replay_commit(session, [earlier])
+    rows = [store.observer_row(observer()), dict(earlier), store.observer_row(observer())]
+    tickets = [Ticket(row) for row in rows]
+    writer.commit_batch(tickets)
+    answered = [t.wait(1) for t in tickets]
+    assert answered[1].id == kept.id
+    assert [s.id for s in answered] == stored_ids(session_factory, rows)
+    assert count(session_factory) == 3

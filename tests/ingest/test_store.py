@@ -174,3 +174,12 @@ def test_redacted_query_hides_every_token_value():
         "TOKEN": ["[redacted]", "[redacted]"],
         "farm_id": ["1"],
     }
+
+
+def test_sqlite_ids_are_read_off_the_insert_only_when_every_row_went_in():
+    from app.ingest.driver import inserted_ids
+
+    rows = [{"ingest_key": "a"}, {"ingest_key": "b"}, {"ingest_key": "c"}]
+    assert inserted_ids(3, 12, rows) == {"a": 10, "b": 11, "c": 12}
+    assert inserted_ids(2, 12, rows) == {}  # a conflict kept one out: read them by key
+    assert inserted_ids(3, None, rows) == {}
