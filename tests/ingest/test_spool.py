@@ -166,3 +166,38 @@ def test_a_batch_holding_an_already_stored_row_still_answers_every_id(session_fa
     assert answered[1].id == kept.id
     assert [s.id for s in answered] == stored_ids(session_factory, rows)
     assert count(session_factory) == 3
+
+
+def test_a_batch_waits_for_another_writer_and_still_answers_its_own_ids(session_factory):
+    """The writer's one-statement insert waits for a write transaction another connection
+    holds (SQLite's busy timeout, PostgreSQL's locks), and the ids it answers are still
+    each row's own after that transaction's rows took the ids before them."""
+    import threading
+    import time
+
+    writer = GroupWriter(session_factory)
+    other_rows = [store.observer_row(observer()) for _ in range(3)]
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with session_factory() as session:
+            store.insert_rows(session, other_rows)  # takes the write lock (SQLite: BEGIN IMMEDIATE)
+            holding.set()
+            release.wait(5)
+            session.commit()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    assert holding.wait(5)
+    rows = [store.observer_row(observer()) for _ in range(4)]
+    tickets = [Ticket(row) for row in rows]
+    committing = threading.Thread(target=writer.commit_batch, args=(tickets,))
+    committing.start()
+    time.sleep(0.3)
+    release.set()
+    holder.join(5)
+    committing.join(10)
+    answered = [t.wait(1) for t in tickets]
+    assert [s.id for s in answered] == stored_ids(session_factory, rows)
+    assert min(s.id for s in answered) > max(stored_ids(session_factory, other_rows))
+    assert count(session_factory) == 7
