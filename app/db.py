@@ -9,13 +9,23 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Engine,
+    MetaData,
+    any_,
+    create_engine,
+    event,
+    literal,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -193,6 +203,26 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """Return `column IN (values)`; on PostgreSQL as `column = ANY(array)`, one parameter.
+
+    The worker's batch reads name up to a batch's worth of job servers or event ids. As
+    `IN` each value is a parameter of its own: SQLAlchemy expands the list at every
+    execution and the driver converts a statement as long as the list. With one array
+    parameter the text stays the same for any count (bench: the worker's CPU an event
+    drained on PostgreSQL, 172-176 -> 165-169 us).
+
+    Not for a read that may scan a table: PostgreSQL hashes a list of constants, but
+    searches a parameter array element by element for each row. The batch's `servers`
+    read on a table not yet analyzed scans it, and took 6.8 ms a batch this way against
+    4.1 ms as `IN` (app.inventory.servers_for_update keeps `IN`).
+    """
+    wanted = sorted(set(values))
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(wanted, ARRAY(column.type)))
+    return column.in_(wanted)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

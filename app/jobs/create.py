@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
+from app.db import one_of
 from app.inventory import enrich_event, observe_event, servers_for_update
 from app.jobs import policy, verify
 from app.jobs.chain import finish
@@ -84,7 +85,7 @@ class BatchReads:
             # Locked in id order, as every batch locks them: two workers cannot deadlock here.
             for job in session.scalars(
                 select(ActionJob)
-                .where(ActionJob.server_id.in_(servers))
+                .where(one_of(session, ActionJob.server_id, servers))
                 .where(ActionJob.status.in_((*CLAIMABLE, AWAITING_APPROVAL)))
                 .where(ActionJob.event_id < last)
                 .order_by(ActionJob.id)
@@ -95,7 +96,7 @@ class BatchReads:
         self.existing: dict[int, set[str]] = {}
         for event_id, key in session.execute(
             select(ActionJob.event_id, ActionJob.idempotency_key).where(
-                ActionJob.event_id.in_([e.id for e in events])
+                one_of(session, ActionJob.event_id, [e.id for e in events])
             )
         ):
             self.existing.setdefault(event_id, set()).add(key)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import one_of
 from app.jobs import holds, own_events, policy
 from app.models.event import SOURCE_LIFEGUARD, Event
 from app.models.job import SUCCEEDED, UNVERIFIED, ActionJob
@@ -79,7 +80,7 @@ def expecting(session: Session, server_ids: set[str]) -> dict[str, list[ActionJo
     waiting: dict[str, list[ActionJob]] = {}
     for job in session.scalars(
         select(ActionJob)
-        .where(ActionJob.expect_server_id.in_(server_ids))
+        .where(one_of(session, ActionJob.expect_server_id, server_ids))
         .where(ActionJob.expect_deadline.is_not(None))
         .where(ActionJob.status == SUCCEEDED)
         .order_by(ActionJob.id)
