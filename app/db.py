@@ -205,6 +205,11 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def on_postgres(session: Session) -> bool:
+    """Say whether the session's database is PostgreSQL (else SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """Return `column IN (values)`; on PostgreSQL as `column = ANY(array)`, one parameter.
 
@@ -220,7 +225,7 @@ def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElemen
     4.1 ms as `IN` (app.inventory.servers_for_update keeps `IN`).
     """
     wanted = sorted(set(values))
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         return column == any_(literal(wanted, ARRAY(column.type)))
     return column.in_(wanted)
 

@@ -48,6 +48,7 @@ from sqlalchemy import Select, Table, bindparam, delete, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.db import on_postgres
 from app.models.event import Event
 from app.models.rollup import FOLD_ROW, EventFold, EventHour
 from app.queries.sqlfuncs import hour_start
@@ -73,10 +74,6 @@ class FoldResult:
             else ""
         )
         return f"folded {self.events} events; event_hours counts ids <= {self.folded_id}{waiting}"
-
-
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _settled(fold: EventFold, now: datetime, settle_seconds: float) -> bool:
@@ -115,7 +112,7 @@ def _add_range(session: Session, after: int, through: int) -> None:
         .where(Event.id <= through)
         .group_by(hour, Event.name)
     )
-    insert = postgresql.insert if _postgres(session) else sqlite.insert
+    insert = postgresql.insert if on_postgres(session) else sqlite.insert
     statement = insert(EventHour).from_select(["hour", "name", "events"], rows)
     statement = statement.on_conflict_do_update(
         index_elements=["hour", "name"],

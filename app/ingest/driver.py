@@ -41,6 +41,7 @@ from app.ingest.store import (
     count_received,
     insert_bindparams,
     insert_sql,
+    insert_statement,
     stored_in_order,
 )
 from app.jobs.notify import EVENTS_CHANNEL
@@ -88,9 +89,7 @@ class DriverInsert:
                     "pg_notify(:notify_channel, (SELECT max(id) FROM ins)::text) FROM ins"
                 ).bindparams(*insert_bindparams(rows), bindparam("notify_channel", type_=String()))
             else:
-                statement = text(insert_sql(rows, returning=False)).bindparams(
-                    *insert_bindparams(rows)
-                )
+                statement = insert_statement(rows, returning=False)
             compiled = statement.compile(dialect=self.dialect)
             if self.postgres:
                 # PostgreSQL's own $n placeholders, for psycopg's RawCursor: psycopg parses a
@@ -190,17 +189,14 @@ class DriverInsert:
         params = self._parameters(rows, positions)
         cursor = self._cursor(connection)
         try:
-            try:
-                cursor.execute(sql, params)  # committed when it returns, on either database
-                if self.postgres:
-                    by_key: dict[str, int] = {row[1]: row[0] for row in cursor.fetchall()}
-                else:
-                    by_key = inserted_ids(cursor.rowcount, cursor.lastrowid, rows)
-                stored = self._resolve(cursor, rows, by_key)
-            except BaseException:
-                if not self.postgres and connection.in_transaction:
-                    connection.rollback()
-                raise
+            # Committed when it returns, on either database: no transaction is left open
+            # to roll back when it fails (the writer drops the connection anyway).
+            cursor.execute(sql, params)
+            if self.postgres:
+                by_key: dict[str, int] = {row[1]: row[0] for row in cursor.fetchall()}
+            else:
+                by_key = inserted_ids(cursor.rowcount, cursor.lastrowid, rows)
+            stored = self._resolve(cursor, rows, by_key)
         except self.dialect.loaded_dbapi.Error as exc:
             raise self._wrapped(exc, sql) from exc
         finally:

@@ -266,14 +266,14 @@ def insert_bindparams(rows: int) -> list[BindParameter[Any]]:
 
 
 @functools.cache
-def insert_statement(rows: int) -> TextClause:
-    """Return `insert_sql(rows)` as a statement with its typed bind parameters.
+def insert_statement(rows: int, returning: bool = True) -> TextClause:
+    """Return `insert_sql(rows, returning)` as a statement with its typed bind parameters.
 
     One text for SQLite (3.35+) and PostgreSQL alike. Not the dialects' `insert()` with
     `on_conflict_do_nothing()`: SQLAlchemy cannot cache that construct, and compiling
     it anew costs more than the insert itself.
     """
-    return text(insert_sql(rows)).bindparams(*insert_bindparams(rows))
+    return text(insert_sql(rows, returning)).bindparams(*insert_bindparams(rows))
 
 
 @dataclass(frozen=True)

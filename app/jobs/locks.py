@@ -12,6 +12,8 @@ import hashlib
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.db import on_postgres
+
 
 def lock_key(*parts: str) -> int:
     """Map a key to the signed 64-bit number PostgreSQL advisory locks take."""
@@ -21,5 +23,5 @@ def lock_key(*parts: str) -> int:
 
 def advisory_lock(session: Session, *parts: str) -> None:
     """Hold a lock on `parts` until the session's transaction ends (PostgreSQL only)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(*parts)})

@@ -18,6 +18,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from app.db import on_postgres
+
 log = logging.getLogger(__name__)
 
 EVENTS_CHANNEL = "lifeguard_events"
@@ -29,7 +31,7 @@ SQLITE_LINGER_SECONDS = 0.02  # after a change is seen, before the worker looks 
 
 def notify(session: Session, channel: str, payload: str = "") -> None:
     """Queue a NOTIFY on `channel` for this transaction's commit (PostgreSQL only)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         session.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload})
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -169,12 +171,10 @@ def test_a_batch_holding_an_already_stored_row_still_answers_every_id(session_fa
 
 
 def test_a_batch_waits_for_another_writer_and_still_answers_its_own_ids(session_factory):
-    """The writer's one-statement insert waits for a write transaction another connection
-    holds (SQLite's busy timeout, PostgreSQL's locks), and the ids it answers are still
-    each row's own after that transaction's rows took the ids before them."""
-    import threading
-    import time
-
+    """On SQLite the writer's one-statement insert waits (busy timeout) for the write lock
+    another connection's transaction holds, and fails the batch if it does not. On either
+    database the ids it answers are each row's own, after that transaction's rows took
+    the ids before them (PostgreSQL lets both insert at once: no lock to wait for)."""
     writer = GroupWriter(session_factory)
     other_rows = [store.observer_row(observer()) for _ in range(3)]
     holding, release = threading.Event(), threading.Event()
