@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import planned_in
 from app.models.event import Event
 from app.models.inventory import Server
 
@@ -37,9 +38,10 @@ def servers_for_update(session: Session, server_ids: set[str]) -> dict[str, Serv
     if not server_ids:
         return {}
     # In id order, as every batch locks them: two workers' batches cannot deadlock here.
+    # Planned for each batch: see planned_in.
     query = (
         select(Server)
-        .where(Server.server_id.in_(sorted(server_ids)))
+        .where(planned_in(session, Server.server_id, server_ids))
         .order_by(Server.server_id)
         .with_for_update()
     )
