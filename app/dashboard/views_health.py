@@ -78,6 +78,7 @@ def health() -> str:
         inventory_sync=session.get(PeriodicTask, "inventory_sync"),
         gaps=open_gaps(session),
         gap_check=session.get(PeriodicTask, "ingest_gap"),
+        table_stats=session.get(PeriodicTask, "table_stats"),
     )
 
 

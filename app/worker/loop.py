@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
-from app.db import transaction, utcnow
+from app.db import on_postgres, transaction, utcnow
 from app.inventory.sync import sync_all
 from app.jobs import ingest_gap
 from app.jobs.approvals import expire_approvals
@@ -42,6 +42,7 @@ from app.rules.store import RulesStore
 from app.scalr.client import ScalrClient, build_client
 from app.scalr.environments import ScalrEnvironments
 from app.scalr.errors import ScalrConfigError
+from app.table_stats import STATS_CHECK_SECONDS, refresh_stale
 from app.worker.execute import ClientCache, JobView, Outcome, perform
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,10 @@ class Worker:
         self.current_job: int | None = None
         self._last = {
             "beat": 0.0, "reap": 0.0, "rules": 0.0, "sync": 0.0, "prune": 0.0, "verify": 0.0,
-            "gaps": 0.0, "fold": 0.0,
+            "gaps": 0.0, "fold": 0.0, "stats": 0.0,
         }  # fmt: skip
+        with session_factory() as session:
+            self.postgres = on_postgres(session)
         self._warned_rules = False
         self._batch_jobs = 0  # jobs the last event batch made
         self._jobs_look: tuple[float, bool] = (float("-inf"), False)  # when, and found one
@@ -295,7 +298,8 @@ class Worker:
         return False
 
     def housekeeping(self) -> None:
-        """Beat, reap leases, reload rules, sync the inventory, prune, fold, look for gaps."""
+        """Beat, reap leases, reload rules, sync the inventory, prune, fold, look for gaps,
+        keep the planner statistics current."""
         if self._due("rules", RULES_CHECK_SECONDS):
             self.rules.reload_if_changed()
         if self._due("beat", HEARTBEAT_SECONDS):
@@ -319,6 +323,24 @@ class Worker:
             self.fold()
         if ingest_gap.enabled(self.config) and self._due("gaps", 10):
             self.check_ingest_gaps()
+        if self.postgres and self._due("stats", STATS_CHECK_SECONDS):
+            self.refresh_table_stats()
+
+    def refresh_table_stats(self) -> None:
+        """Analyze the busiest tables whose planner statistics are stale, once per interval
+        for the whole deployment (PostgreSQL only; app/table_stats.py says why)."""
+        try:
+            with transaction(self.factory) as session:
+                if not claim_periodic(
+                    session, "table_stats", STATS_CHECK_SECONDS, self.id, self.clock()
+                ):
+                    return
+        except IntegrityError:
+            return
+        with transaction(self.factory) as session:
+            result = refresh_stale(session)
+        with transaction(self.factory) as session:
+            record_periodic(session, "table_stats", result.summary())
 
     def check_ingest_gaps(self) -> list[int]:
         """Learn farms' traffic and emit IngestGap for silent ones, once per interval in all.

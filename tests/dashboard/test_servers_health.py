@@ -131,6 +131,25 @@ def test_health_shows_the_last_inventory_sync(admin, db_session):
     assert "default: 7" in text and "w1" in text
 
 
+def test_health_shows_the_last_look_at_the_planner_statistics(admin, db_session):
+    from app.db import utcnow
+    from app.models.ops import PeriodicTask
+
+    assert "Planner statistics" not in admin.get("/health").get_data(as_text=True)
+    db_session.add(
+        PeriodicTask(
+            name="table_stats",
+            last_run_at=utcnow(),
+            last_run_by="w<2>",
+            last_result="analyzed events (85 ms)",
+        )
+    )
+    db_session.commit()
+    text = admin.get("/health").get_data(as_text=True)
+    assert "Planner statistics" in text and "analyzed events (85 ms)" in text
+    assert "w&lt;2&gt;" in text and "w<2>" not in text
+
+
 def test_health_lists_open_ingest_gaps(admin, db_session):
     from app.models.loop import FarmTraffic
 
