@@ -92,10 +92,12 @@ class ActionJob(Base):
     )
 
     __table_args__ = (
-        # The claim query reads only due, unblocked, claimable rows: keep that index small.
+        # The claim query reads only due, unblocked, claimable rows: keep that index small,
+        # and in the claim's order, so a claim reads its first rows, not all due (0009).
         Index(
             "ix_action_jobs_claimable",
             "run_at",
+            "id",
             postgresql_where=text("status IN ('scheduled', 'retrying') AND NOT blocked"),
             sqlite_where=text("status IN ('scheduled', 'retrying') AND NOT blocked"),
         ),
