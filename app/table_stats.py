@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 # Where the worker's per-batch reads and the job claims look.
 TABLES = ("events", "action_jobs", "servers", "job_attempts")
-STATS_CHECK_SECONDS = 15.0
+STATS_CHECK_SECONDS = 5.0  # a look is one catalog read; ANALYZE runs only when stale
 MIN_CHANGED = 1000
 CHANGED_SHARE = 0.5
 # ANALYZE waits at most this long for the table's lock (autovacuum may hold it).
