@@ -7,6 +7,7 @@ rows belong to these tables alone.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -152,6 +153,33 @@ def test_a_table_whose_lock_is_held_is_skipped_and_the_others_analyzed(own_schem
     assert last_analyzed(engine, "servers")[0] is None
     with transaction(factory) as session:
         assert list(refresh_stale(session).analyzed) == ["servers"]  # its next turn
+
+
+@pytest.mark.postgres
+def test_a_table_another_role_owns_is_left_out(own_schema):
+    engine, factory = own_schema
+    owner, me = (f"lg_{name}_{uuid.uuid4().hex[:8]}" for name in ("owner", "me"))
+    add_servers(engine, MIN_CHANGED)
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        conn.execute(text(f'CREATE ROLE "{owner}" NOLOGIN'))
+        conn.execute(text(f'CREATE ROLE "{me}" NOLOGIN'))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{me}"'))
+        conn.execute(text(f'ALTER TABLE servers OWNER TO "{owner}"'))
+    try:
+        # As a user who is not a member of the owner's role, as a deployment's user is.
+        with transaction(factory) as session:
+            session.execute(text(f'SET LOCAL ROLE "{me}"'))
+            names = [state.name for state in table_states(session)]
+        assert "servers" not in names and "events" not in names
+        with transaction(factory) as session:  # the test's own user, a superuser
+            assert "servers" in [state.name for state in table_states(session)]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE servers OWNER TO CURRENT_USER"))
+            conn.execute(text(f'REVOKE USAGE ON SCHEMA "{schema}" FROM "{me}"'))
+            conn.execute(text(f'DROP ROLE "{me}"'))
+            conn.execute(text(f'DROP ROLE "{owner}"'))
 
 
 @pytest.mark.postgres
