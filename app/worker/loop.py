@@ -326,16 +326,20 @@ class Worker:
         if self.postgres and self._due("stats", STATS_CHECK_SECONDS):
             self.refresh_table_stats()
 
+    def _my_turn(self, task: str, every: float) -> bool:
+        """Say whether this worker runs deployment-wide `task` now (claim_periodic), and
+        commit the claim; a worker that created the task's row at the same moment as
+        another one leaves the turn to it."""
+        try:
+            with transaction(self.factory) as session:
+                return claim_periodic(session, task, every, self.id, self.clock())
+        except IntegrityError:
+            return False
+
     def refresh_table_stats(self) -> None:
         """Analyze the busiest tables whose planner statistics are stale, once per interval
         for the whole deployment (PostgreSQL only; app/table_stats.py says why)."""
-        try:
-            with transaction(self.factory) as session:
-                if not claim_periodic(
-                    session, "table_stats", STATS_CHECK_SECONDS, self.id, self.clock()
-                ):
-                    return
-        except IntegrityError:
+        if not self._my_turn("table_stats", STATS_CHECK_SECONDS):
             return
         with transaction(self.factory) as session:
             result = refresh_stale(session)
@@ -348,13 +352,7 @@ class Worker:
         Return the ids of the IngestGap events emitted. Scalr is asked outside
         any transaction: a slow EventsList holds no lock.
         """
-        try:
-            with transaction(self.factory) as session:
-                if not claim_periodic(
-                    session, "ingest_gap", INGEST_GAP_CHECK_SECONDS, self.id, self.clock()
-                ):
-                    return []
-        except IntegrityError:
+        if not self._my_turn("ingest_gap", INGEST_GAP_CHECK_SECONDS):
             return []
         now = self.clock()
         with transaction(self.factory) as session:
@@ -391,11 +389,7 @@ class Worker:
     def prune(self) -> None:
         """Delete events past RETENTION_DAYS, a bounded slice at a time, once per interval
         for the whole deployment (the periodic_tasks row lock)."""
-        try:
-            with transaction(self.factory) as session:
-                if not claim_periodic(session, "retention", PRUNE_SECONDS, self.id, self.clock()):
-                    return
-        except IntegrityError:
+        if not self._my_turn("retention", PRUNE_SECONDS):
             return
         result = prune_events(
             self.factory,
@@ -423,12 +417,8 @@ class Worker:
 
     def sync_inventory(self, every: float) -> None:
         """Refresh the inventory from Scalr if no worker did within `every` seconds."""
-        try:
-            with transaction(self.factory) as session:
-                if not claim_periodic(session, "inventory_sync", every, self.id, self.clock()):
-                    return
-        except IntegrityError:
-            return  # another worker created the row at the same moment and runs it
+        if not self._my_turn("inventory_sync", every):
+            return
         results = sync_all(self.factory, self.clients, self.environments, self.clock)
         summary = (
             ", ".join(f"{name}: {value}" for name, value in results.items()) or "no environments"
