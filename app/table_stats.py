@@ -125,10 +125,10 @@ def refresh_stale(session: Session) -> StatsResult:
             continue
         result.analyzed[state.name] = time.perf_counter() - started
         log.info(
-            "analyzed %s for the planner: %d rows changed since its statistics (%s rows), %.0f ms",
+            "analyzed %s for the planner: %d rows changed since %s, %.0f ms",
             state.name,
             state.changed,
-            "none" if state.rows < 0 else f"{state.rows:.0f}",
+            "it was created" if state.rows < 0 else f"statistics of {state.rows:.0f} rows",
             result.analyzed[state.name] * 1000,
         )
     return result

@@ -84,9 +84,10 @@ def last_analyzed(engine: Engine, table: str) -> tuple[object, float]:
 
 
 @pytest.mark.postgres
-def test_a_table_never_analyzed_is_analyzed_once_then_left(own_schema):
+def test_a_table_never_analyzed_is_analyzed_once_then_left(own_schema, caplog):
     engine, factory = own_schema
     add_servers(engine, MIN_CHANGED + 200)
+    caplog.set_level("INFO", logger="app.table_stats")
     with transaction(factory) as session:
         states = {s.name: s for s in table_states(session)}
         assert set(states) == set(table_stats.TABLES)
@@ -96,6 +97,11 @@ def test_a_table_never_analyzed_is_analyzed_once_then_left(own_schema):
     when, rows = last_analyzed(engine, "servers")
     assert when is not None and rows == MIN_CHANGED + 200
     assert "servers" in result.summary() and "ms" in result.summary()
+    # docs/operations.md: the worker's log says what was analyzed and how long it took.
+    logged = [r.getMessage() for r in caplog.records if r.name == "app.table_stats"]
+    assert len(logged) == 1 and logged[0].startswith("analyzed servers for the planner: ")
+    assert f"{MIN_CHANGED + 200} rows changed since it was created" in logged[0]
+    assert logged[0].endswith(" ms")
     with transaction(factory) as session:
         again = refresh_stale(session)
     assert again.analyzed == {} and again.summary() == "statistics current"
