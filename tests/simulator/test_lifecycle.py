@@ -137,9 +137,18 @@ def test_control_endpoints(
 
 
 def test_cli_prints_what_to_configure(monkeypatch: object) -> None:
+    import threading
+
     import simulator.cli as cli
 
-    def interrupt(_: float) -> None:
+    # `cli.time` is the time module itself: a thread another test left running (a spool
+    # replayer between retries) sleeps through it too, and must not be interrupted.
+    main, real_sleep = threading.current_thread(), cli.time.sleep
+
+    def interrupt(seconds: float) -> None:
+        if threading.current_thread() is not main:
+            real_sleep(seconds)
+            return
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli.time, "sleep", interrupt)  # type: ignore[attr-defined]
