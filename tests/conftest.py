@@ -8,6 +8,7 @@ server never see each other's rows.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import app.models
 from app.db import Base, make_engine, make_session_factory, normalise_url
+from app.ingest.service import ingest_of
 from app.services import services_of
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -108,6 +110,17 @@ def db_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     session.close()
 
 
+@pytest.fixture(autouse=True)
+def no_replayer_left_running() -> Iterator[None]:
+    """Fail a test that leaves a spool replayer running (it would retry into later tests)."""
+    before = {t for t in threading.enumerate() if t.name == "spool-replayer"}
+    yield
+    left = [t for t in threading.enumerate() if t.name == "spool-replayer" and t not in before]
+    for thread in left:
+        thread.join(5)
+    assert not [t for t in left if t.is_alive()], "a spool replayer outlived its test"
+
+
 @pytest.fixture
 def artifacts_dir() -> Path:
     """Where tests leave files worth looking at (screenshots, logs)."""
@@ -145,6 +158,9 @@ def make_app(database_url: str, session_factory: sessionmaker[Session], tmp_path
 
     yield _make
     for application in apps:
+        # A test that left the database away would leave its spool replayer retrying for
+        # the rest of the run, in every later test's threads.
+        ingest_of(application).stop()
         services_of(application).engine.dispose()
 
 

@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.config import Config
+from app.ingest.service import ingest_of
 from app.models.job import ActionJob
 from app.services import services_of
 from app.worker.loop import Worker
@@ -145,4 +146,5 @@ def make_stack(
         elif isinstance(thing, SimulatorServer):
             thing.stop()
         else:
+            ingest_of(thing).stop()
             services_of(thing).engine.dispose()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +54,9 @@ class Ingest:
         self._lock = threading.Lock()
         self._replayer_running = False
         self._started_pid = 0
+        # Set by `stop`: the replayer ends at its next wait, and none starts again.
+        self._stopped = threading.Event()
+        self._replayer: threading.Thread | None = None
 
     def store(self, row: dict[str, Any]) -> Stored | Spooled:
         """Commit `row` (with others), or spool it; raise `SpoolFull` when neither can."""
@@ -86,10 +88,25 @@ class Ingest:
     def ensure_replayer(self) -> None:
         """Run the replayer thread if it is not running."""
         with self._lock:
-            if self._replayer_running:
+            if self._replayer_running or self._stopped.is_set():
                 return
             self._replayer_running = True
-        threading.Thread(target=self._replay_loop, name="spool-replayer", daemon=True).start()
+            self._replayer = threading.Thread(
+                target=self._replay_loop, name="spool-replayer", daemon=True
+            )
+        self._replayer.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the replayer thread (what it has not moved stays in the spool for the next).
+
+        For an application that is being thrown away in the same process (the tests'): a
+        replayer whose database never comes back would otherwise go on for the life of
+        the process.
+        """
+        self._stopped.set()
+        replayer = self._replayer
+        if replayer is not None and replayer is not threading.current_thread():
+            replayer.join(timeout)
 
     def replay_once(self) -> int:
         """Probe the database if it was away, then replay what no live process holds."""
@@ -114,14 +131,18 @@ class Ingest:
                     self.writer.mark_down()
                 else:
                     log.exception("spool replay failed")
-                time.sleep(backoff)
+                if self._stopped.wait(backoff):
+                    break
                 backoff = min(backoff * 2, REPLAY_BACKOFF_MAX_SECONDS)
                 continue
             with self._lock:
                 if idle >= REPLAYER_IDLE_ROUNDS and self.spool.is_empty():
                     self._replayer_running = False
                     return
-            time.sleep(REPLAY_EVERY_SECONDS)
+            if self._stopped.wait(REPLAY_EVERY_SECONDS):
+                break
+        with self._lock:
+            self._replayer_running = False
 
 
 def install(app: Flask, config: Config, factory: sessionmaker[Session]) -> Ingest:

@@ -111,6 +111,31 @@ def test_a_full_spool_refuses_with_503_and_the_database_away_spools(make_app, se
     assert client.get("/readyz").get_json()["checks"]["spool"]["depth"] == stats.depth
 
 
+def replayers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "spool-replayer"]
+
+
+def test_stop_ends_a_replayer_whose_database_never_comes_back(make_app):
+    before = set(replayers())
+    app = make_app(database_url="postgresql://nobody@127.0.0.1:1/none")
+    response = app.test_client().post(
+        f"/events?token={INGEST_TOKEN}", data=b"event=OnHostUp&message=m", content_type=FORM
+    )
+    assert response.get_json()["spooled"]
+    mine = [t for t in replayers() if t not in before]
+    assert len(mine) == 1 and mine[0].is_alive()
+    started = time.monotonic()
+    ingest_of(app).stop()
+    assert not mine[0].is_alive()
+    assert time.monotonic() - started < 3, "stop waited out the replayer's back-off"
+    # Stopped for good: a later spooled delivery starts no replayer again.
+    app.test_client().post(
+        f"/events?token={INGEST_TOKEN}", data=b"event=OnHostUp&message=m", content_type=FORM
+    )
+    assert [t for t in replayers() if t not in before] == []
+    assert ingest_of(app).stats().depth == 2
+
+
 def test_the_writers_driver_insert_stores_rows_as_the_session_path_does(session_factory):
     """JSON columns, the aware timestamp and every field read back the same either way."""
     body = json.dumps(
