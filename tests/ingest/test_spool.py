@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from app.ingest import store
 from app.ingest.service import ingest_of, replay_commit
 from app.ingest.spool import Spool, decode, encode
-from app.ingest.writer import GroupWriter, Ticket
+from app.ingest.writer import DatabaseUnavailable, GroupWriter, Ticket
 from app.models.event import Event
 from tests.conftest import INGEST_TOKEN
 from tests.ingest.test_store import hook, observer
@@ -226,3 +226,33 @@ def test_a_batch_waits_for_another_writer_and_still_answers_its_own_ids(session_
     assert [s.id for s in answered] == stored_ids(session_factory, rows)
     assert min(s.id for s in answered) > max(stored_ids(session_factory, other_rows))
     assert count(session_factory) == 7
+
+
+def test_the_sqlite_writer_tries_again_for_the_lock_and_gives_up_at_its_bound(
+    session_factory, monkeypatch
+):
+    """The writer's connection waits 1 ms in SQLite's busy handler and tries again itself
+    (the test above holds the lock 300 times that long); a lock held past the writer's
+    bound fails the batch as 'database away', so its requests go to the spool."""
+    from app.ingest import driver
+
+    writer = GroupWriter(session_factory)
+    connection = writer._driver.connect()
+    try:
+        if writer._driver.postgres:
+            return  # PostgreSQL: no write lock to wait for
+        assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == driver.BUSY_POLL_MS
+    finally:
+        connection.close()
+    monkeypatch.setattr(driver, "BUSY_WAIT_SECONDS", 0.2)
+    with session_factory() as holder:
+        store.insert_rows(holder, [store.observer_row(observer())])  # BEGIN IMMEDIATE: held
+        tickets = [Ticket(store.observer_row(observer()))]
+        writer.commit_batch(tickets)
+        try:
+            tickets[0].wait(1)
+            raise AssertionError("committed while another connection held the write lock")
+        except DatabaseUnavailable as exc:
+            assert "locked" in str(exc)
+        holder.rollback()
+    assert writer.down
