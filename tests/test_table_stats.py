@@ -215,3 +215,54 @@ def test_the_worker_analyzes_once_an_interval_for_the_deployment(own_schema, tmp
         task.last_run_at = utcnow() - timedelta(seconds=table_stats.STATS_CHECK_SECONDS + 1)
     second.refresh_table_stats()
     assert last_analyzed(engine, "servers")[1] == MIN_CHANGED * 3
+
+
+@pytest.mark.postgres
+def test_the_loop_does_not_wait_for_the_statistics_look(own_schema, tmp_path, monkeypatch, caplog):
+    """An ANALYZE runs on a thread of its own: matching goes on while it runs, one look at a
+    time, and a look that fails is logged and the next one runs."""
+    from app.config import Config
+    from app.rules.store import RulesStore
+    from app.worker import loop
+    from app.worker.loop import Worker
+
+    engine, factory = own_schema
+    rules = tmp_path / "rules.yml"
+    rules.write_text("rules: []\n")
+    config = Config.from_env({}).with_overrides(instance_path=tmp_path, rules_file=str(rules))
+    worker = Worker(config, factory, RulesStore(rules), worker_id="w1")
+    add_servers(engine, MIN_CHANGED)
+    release, started = threading.Event(), threading.Event()
+    real = loop.refresh_stale
+
+    def slow_refresh(session: Session) -> table_stats.StatsResult:
+        started.set()
+        assert release.wait(10), "the test never let the look finish"
+        return real(session)
+
+    monkeypatch.setattr(loop, "refresh_stale", slow_refresh)
+    first = worker.start_table_stats()
+    assert first is not None and started.wait(5)
+    worker.housekeeping()  # the loop's own step returns while the ANALYZE is held up
+    assert worker.start_table_stats() is None, "a second look started beside the first"
+    assert last_analyzed(engine, "servers")[0] is None
+    release.set()
+    first.join(10)
+    assert not first.is_alive()
+    assert last_analyzed(engine, "servers")[1] == MIN_CHANGED
+
+    def broken(session: Session) -> table_stats.StatsResult:
+        raise RuntimeError("catalog unreadable")
+
+    monkeypatch.setattr(loop, "refresh_stale", broken)
+    with transaction(factory) as session:
+        task = session.get(PeriodicTask, "table_stats")
+        task.last_run_at = utcnow() - timedelta(seconds=table_stats.STATS_CHECK_SECONDS + 1)
+    caplog.set_level("WARNING", logger="app.worker.loop")
+    failed = worker.start_table_stats()
+    assert failed is not None
+    failed.join(10)
+    assert any("table-stats look failed" in r.getMessage() for r in caplog.records)
+    after = worker.start_table_stats()  # the failed look ended; the next may run
+    assert after is not None
+    after.join(10)

@@ -65,6 +65,9 @@ INGEST_GAP_CHECK_SECONDS = 60
 # of a small batch's round trips). A batch that made jobs, or an idle loop, looks at once;
 # a job another worker made or whose delay ran out waits this much longer at most.
 JOBS_LOOK_SECONDS = 0.05
+# How long a stopping worker waits, in all, for housekeeping looks still running beside
+# the loop (in_background): an ANALYZE, or the Scalr call an inventory sync is in.
+BACKGROUND_JOIN_SECONDS = 15.0
 # How often each worker folds new events into the overview's hourly counts (app/rollup.py);
 # a pass with nothing settled is two reads.
 FOLD_SECONDS = 5.0
@@ -90,10 +93,10 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         # Read once: a bad setting is kept and named by every call that needs Scalr.
         self.environments = ScalrEnvironments.read(config.environ)
-        build = client_factory or (
+        self._build_client = client_factory or (
             lambda name: build_client(name, self.environments, session_factory)
         )
-        self.clients = ClientCache(build)
+        self.clients = ClientCache(self._build_client)
         self.http = requests.Session()
         self.stopping = threading.Event()
         self.jobs_done = 0
@@ -107,6 +110,9 @@ class Worker:
         self._warned_rules = False
         self._batch_jobs = 0  # jobs the last event batch made
         self._jobs_look: tuple[float, bool] = (float("-inf"), False)  # when, and found one
+        # Housekeeping looks that run beside the loop (in_background), by thread name.
+        self._background: dict[str, threading.Thread] = {}
+        self._local = threading.local()
 
     # -- one step -------------------------------------------------------------
     def rules_ready(self) -> bool:
@@ -316,15 +322,15 @@ class Worker:
                 expire_approvals(session, self.clock())
         every = self.config.inventory_sync_seconds
         if every > 0 and self._due("sync", min(every, 30)):
-            self.sync_inventory(every)
+            self.start_inventory_sync(every)
         if self.config.retention_days > 0 and self._due("prune", 60):
             self.prune()
         if self._due("fold", FOLD_SECONDS):
             self.fold()
         if ingest_gap.enabled(self.config) and self._due("gaps", 10):
-            self.check_ingest_gaps()
+            self.start_ingest_gap_check()
         if self.postgres and self._due("stats", STATS_CHECK_SECONDS):
-            self.refresh_table_stats()
+            self.start_table_stats()
 
     def _my_turn(self, task: str, every: float) -> bool:
         """Say whether this worker runs deployment-wide `task` now (claim_periodic), and
@@ -335,6 +341,71 @@ class Worker:
                 return claim_periodic(session, task, every, self.id, self.clock())
         except IntegrityError:
             return False
+
+    def start_table_stats(self) -> threading.Thread | None:
+        """Look at the planner statistics on a thread of its own (see `in_background`).
+
+        An ANALYZE of a fresh, fast-growing `events` takes 0.1-0.5 s (it reads a sample
+        of 30,000 rows); run in the loop, it held up every event and job behind it, and
+        an event that came in meanwhile waited that long for its first Scalr call (seen
+        in bench/ingest.py's probe as the PostgreSQL p99).
+        """
+        return self.in_background("table-stats", self.refresh_table_stats)
+
+    def start_inventory_sync(self, every: float) -> threading.Thread | None:
+        """Refresh the inventory from Scalr on a thread of its own (see `in_background`):
+        FarmsList and a FarmGetDetails per farm take as long as Scalr answers, up to its
+        timeout a call, and the events and jobs of the loop must not wait for them."""
+        return self.in_background("inventory-sync", lambda: self.sync_inventory(every))
+
+    def start_ingest_gap_check(self) -> threading.Thread | None:
+        """Look for silent farms on a thread of its own: an EventsList a farm, from Scalr."""
+        return self.in_background("ingest-gaps", self.check_ingest_gaps)
+
+    def in_background(self, name: str, look: Callable[[], object]) -> threading.Thread | None:
+        """Run housekeeping `look` on a thread named `name`, unless its last run still goes
+        on; return the thread started, if any.
+
+        For the looks that can take long (an ANALYZE, calls to Scalr): the loop goes on
+        matching events and running jobs meanwhile. Each look opens its own sessions
+        (and, for Scalr, its own clients: `clients_for`), takes the deployment-wide turn
+        as it does in the loop, and logs its own failure: the loop's backoff never sees
+        it, and the next look runs at its next interval.
+        """
+        running = self._background.get(name)
+        if running is not None and running.is_alive():
+            return None
+        thread = threading.Thread(
+            target=self._background_look, args=(name, look), name=name, daemon=True
+        )
+        self._background[name] = thread
+        thread.start()
+        return thread
+
+    def _background_look(self, name: str, look: Callable[[], object]) -> None:
+        # Its own Scalr clients: a requests session is not to be shared between threads.
+        clients = self._local.clients = ClientCache(self._build_client)
+        try:
+            look()
+        except Exception as exc:
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            log.warning("%s look failed; it runs again at its next interval: %s", name, first)
+        finally:
+            clients.close()
+
+    def clients_for(self) -> ClientCache:
+        """Return the Scalr clients of the calling thread: a background look's own, or the
+        loop's."""
+        clients: ClientCache = getattr(self._local, "clients", self.clients)
+        return clients
+
+    def join_background(self, timeout: float = BACKGROUND_JOIN_SECONDS) -> list[str]:
+        """Wait, in all at most `timeout`, for the background looks that still run; return
+        the names of those still running then."""
+        deadline = time.monotonic() + timeout
+        for thread in self._background.values():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return [name for name, thread in self._background.items() if thread.is_alive()]
 
     def refresh_table_stats(self) -> None:
         """Analyze the busiest tables whose planner statistics are stale, once per interval
@@ -381,7 +452,7 @@ class Worker:
         if environment is None:
             return ingest_gap.Missed(None, "no Scalr API configured")
         try:
-            client = self.clients.get(environment)
+            client = self.clients_for().get(environment)
         except ScalrConfigError as exc:
             return ingest_gap.Missed(None, f"Scalr environment {environment!r}: {exc}")
         return ingest_gap.missed_events(client, farm_id, since, have)
@@ -419,7 +490,9 @@ class Worker:
         """Refresh the inventory from Scalr if no worker did within `every` seconds."""
         if not self._my_turn("inventory_sync", every):
             return
-        results = sync_all(self.factory, self.clients, self.environments, self.clock)
+        results = sync_all(
+            self.factory, self.clients_for(), self.environments, self.clock, self.stopping
+        )
         summary = (
             ", ".join(f"{name}: {value}" for name, value in results.items()) or "no environments"
         )
@@ -495,6 +568,11 @@ class Worker:
                     failures = 0
         finally:
             listener.close()
+            # An ANALYZE waits at most table_stats.LOCK_TIMEOUT for its lock; a sync stops
+            # between farms once `stopping` is set. A stop does not leave them unseen.
+            left = self.join_background()
+            if left:
+                log.warning("worker stopping with housekeeping still running: %s", ", ".join(left))
             try:
                 self.heartbeat(stopped=True)
             except Exception as exc:  # the database may be the reason we stop

@@ -1,0 +1,87 @@
+"""Housekeeping that can take long runs beside the worker's loop, not in it.
+
+The inventory sync asks Scalr for every farm's details; with Scalr slow to answer, the
+loop used to wait for the whole sync before it matched the next event or ran a job.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import func, select
+
+from app.models.inventory import Server
+from app.models.ops import PeriodicTask
+from simulator.faults import Fault
+from tests.worker.test_remediation_e2e import host_down, launches, rules
+
+SLOW = 2.0  # seconds each FarmGetDetails takes while the fault is in force
+
+
+def _server(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+def test_a_slow_inventory_sync_holds_up_no_event_or_job(make_stack):
+    stack = make_stack(rules(), inventory_sync_seconds=300)
+    stack.state.add_fault(Fault("latency", action="FarmGetDetails", latency=SLOW))
+    began = time.monotonic()
+    stack.worker.housekeeping()  # the sync is due: it starts beside the loop
+    assert time.monotonic() - began < SLOW, "housekeeping waited for Scalr"
+    sync = stack.worker._background["inventory-sync"]
+    assert sync.is_alive()
+    assert stack.worker.start_inventory_sync(300) is None, "a second sync beside the first"
+    host_down(stack, _server(1), "&farm_role_id=1978")
+    stack.drain(until=lambda: len(launches(stack)) == 1, timeout=SLOW)
+    assert sync.is_alive(), "the replacement waited for the sync to end"
+    sync.join(30)
+    assert not sync.is_alive()
+    with stack.factory() as session:
+        task = session.get(PeriodicTask, "inventory_sync")
+        assert task is not None and task.last_result.startswith("default: ")
+        synced = session.scalar(
+            select(func.count()).select_from(Server).where(Server.source == "sync")
+        )
+    assert synced == len(stack.state.servers)
+    # The sync's own Scalr client was closed with it; the loop's is the loop's.
+    assert stack.worker.clients_for() is stack.worker.clients
+
+
+def test_a_failing_sync_is_logged_and_the_next_one_runs(make_stack, monkeypatch, caplog):
+    from app.worker import loop
+
+    stack = make_stack(rules(), inventory_sync_seconds=300)
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        raise RuntimeError("database went away mid-sync")
+
+    monkeypatch.setattr(loop, "sync_all", broken)
+    caplog.set_level("WARNING", logger="app.worker.loop")
+    first = stack.worker.start_inventory_sync(300)
+    assert first is not None
+    first.join(10)
+    assert calls == ["inventory-sync"]
+    assert any(
+        "inventory-sync look failed" in r.getMessage() and "database went away" in r.getMessage()
+        for r in caplog.records
+    )
+    second = stack.worker.start_inventory_sync(0)  # the interval passed: another look
+    assert second is not None
+    second.join(10)
+    assert calls == ["inventory-sync", "inventory-sync"]
+
+
+def test_a_stopping_worker_waits_for_a_sync_and_the_sync_stops_between_farms(make_stack):
+    stack = make_stack(rules(), inventory_sync_seconds=300)
+    stack.state.add_fault(Fault("latency", action="FarmGetDetails", latency=0.5))
+    farms = len(stack.state.farms)
+    assert farms >= 2, "the demo state must have farms enough to stop between"
+    sync = stack.worker.start_inventory_sync(300)
+    assert sync is not None
+    time.sleep(0.2)  # within the first FarmGetDetails
+    stack.worker.stop()
+    assert stack.worker.join_background(10) == []
+    assert len(stack.state.calls("FarmGetDetails")) < farms, "the sync went on after the stop"
