@@ -85,3 +85,28 @@ def test_a_stopping_worker_waits_for_a_sync_and_the_sync_stops_between_farms(mak
     stack.worker.stop()
     assert stack.worker.join_background(10) == []
     assert len(stack.state.calls("FarmGetDetails")) < farms, "the sync went on after the stop"
+
+
+def test_a_long_retention_pass_holds_up_no_event(make_stack, monkeypatch):
+    from app.worker import loop
+
+    stack = make_stack(rules(), retention_days=30)
+    release, started = threading.Event(), threading.Event()
+    real = loop.prune_events
+
+    def slow_prune(*args, **kwargs):
+        started.set()
+        assert release.wait(10), "the test never let the pass finish"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "prune_events", slow_prune)
+    stack.worker.housekeeping()
+    assert started.wait(5)
+    host_down(stack, _server(7), "&farm_role_id=1978")
+    stack.drain(until=lambda: len(launches(stack)) == 1, timeout=5)
+    with stack.factory() as session:
+        assert session.get(PeriodicTask, "retention").last_result is None  # still running
+    release.set()
+    assert stack.worker.join_background(10) == []
+    with stack.factory() as session:
+        assert session.get(PeriodicTask, "retention").last_result is not None
