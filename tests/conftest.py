@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import app.models
 from app.db import Base, make_engine, make_session_factory, normalise_url
-from app.ingest.service import ingest_of
+from app.ingest.service import REPLAYER_THREAD, ingest_of
 from app.services import services_of
+from app.worker.loop import BACKGROUND_LOOKS
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -110,15 +111,21 @@ def db_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     session.close()
 
 
+# The threads the app and the worker start beside their callers (Ingest's replayer,
+# Worker.in_background's looks).
+BACKGROUND_THREADS = frozenset({REPLAYER_THREAD, *BACKGROUND_LOOKS})
+
+
 @pytest.fixture(autouse=True)
-def no_replayer_left_running() -> Iterator[None]:
-    """Fail a test that leaves a spool replayer running (it would retry into later tests)."""
-    before = {t for t in threading.enumerate() if t.name == "spool-replayer"}
+def no_background_thread_left_running() -> Iterator[None]:
+    """Fail a test that leaves a spool replayer or a worker's housekeeping look running (it
+    would retry, or write, into later tests)."""
+    before = {t for t in threading.enumerate() if t.name in BACKGROUND_THREADS}
     yield
-    left = [t for t in threading.enumerate() if t.name == "spool-replayer" and t not in before]
+    left = [t for t in threading.enumerate() if t.name in BACKGROUND_THREADS and t not in before]
     for thread in left:
         thread.join(5)
-    assert not [t for t in left if t.is_alive()], "a spool replayer outlived its test"
+    assert not [t.name for t in left if t.is_alive()], "a background thread outlived its test"
 
 
 @pytest.fixture

@@ -139,6 +139,8 @@ def make_stack(
     yield _make
     for thing in reversed(opened):
         if isinstance(thing, Worker):
+            thing.stop()  # a sync still running stops between farms
+            assert thing.join_background(10) == [], "a housekeeping look outlived its test"
             thing.clients.close()
             thing.http.close()
         elif isinstance(thing, LifeguardServer):

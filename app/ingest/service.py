@@ -25,6 +25,9 @@ from app.ingest.writer import DatabaseUnavailable, GroupWriter, is_unavailable
 
 log = logging.getLogger(__name__)
 
+# The spool replayer's thread name (one a process at most).
+REPLAYER_THREAD = "spool-replayer"
+
 EXTENSION_KEY = "lifeguard.ingest"
 REPLAY_EVERY_SECONDS = 0.5
 REPLAY_BACKOFF_MAX_SECONDS = 2.0
@@ -92,7 +95,7 @@ class Ingest:
                 return
             self._replayer_running = True
             self._replayer = threading.Thread(
-                target=self._replay_loop, name="spool-replayer", daemon=True
+                target=self._replay_loop, name=REPLAYER_THREAD, daemon=True
             )
         self._replayer.start()
 

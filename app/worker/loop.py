@@ -65,6 +65,11 @@ INGEST_GAP_CHECK_SECONDS = 60
 # of a small batch's round trips). A batch that made jobs, or an idle loop, looks at once;
 # a job another worker made or whose delay ran out waits this much longer at most.
 JOBS_LOOK_SECONDS = 0.05
+# The housekeeping looks that run on threads of these names beside the loop (in_background).
+STATS_LOOK, RETENTION_LOOK, SYNC_LOOK, GAPS_LOOK = (
+    "table-stats", "retention", "inventory-sync", "ingest-gaps"
+)  # fmt: skip
+BACKGROUND_LOOKS = (STATS_LOOK, RETENTION_LOOK, SYNC_LOOK, GAPS_LOOK)
 # How long a stopping worker waits, in all, for housekeeping looks still running beside
 # the loop (in_background): an ANALYZE, or the Scalr call an inventory sync is in.
 BACKGROUND_JOIN_SECONDS = 15.0
@@ -324,7 +329,7 @@ class Worker:
         if every > 0 and self._due("sync", min(every, 30)):
             self.start_inventory_sync(every)
         if self.config.retention_days > 0 and self._due("prune", 60):
-            self.in_background("retention", self.prune)
+            self.in_background(RETENTION_LOOK, self.prune)
         if self._due("fold", FOLD_SECONDS):
             self.fold()
         if ingest_gap.enabled(self.config) and self._due("gaps", 10):
@@ -350,17 +355,17 @@ class Worker:
         an event that came in meanwhile waited that long for its first Scalr call (seen
         in bench/ingest.py's probe as the PostgreSQL p99).
         """
-        return self.in_background("table-stats", self.refresh_table_stats)
+        return self.in_background(STATS_LOOK, self.refresh_table_stats)
 
     def start_inventory_sync(self, every: float) -> threading.Thread | None:
         """Refresh the inventory from Scalr on a thread of its own (see `in_background`):
         FarmsList and a FarmGetDetails per farm take as long as Scalr answers, up to its
         timeout a call, and the events and jobs of the loop must not wait for them."""
-        return self.in_background("inventory-sync", lambda: self.sync_inventory(every))
+        return self.in_background(SYNC_LOOK, lambda: self.sync_inventory(every))
 
     def start_ingest_gap_check(self) -> threading.Thread | None:
         """Look for silent farms on a thread of its own: an EventsList a farm, from Scalr."""
-        return self.in_background("ingest-gaps", self.check_ingest_gaps)
+        return self.in_background(GAPS_LOOK, self.check_ingest_gaps)
 
     def in_background(self, name: str, look: Callable[[], object]) -> threading.Thread | None:
         """Run housekeeping `look` on a thread named `name`, unless its last run still goes
