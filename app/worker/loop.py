@@ -575,7 +575,9 @@ class Worker:
         finally:
             listener.close()
             # An ANALYZE waits at most table_stats.LOCK_TIMEOUT for its lock; a sync stops
-            # between farms once `stopping` is set. A stop does not leave them unseen.
+            # between farms once `stopping` is set (here too when max_seconds ran out). A
+            # stop does not leave them unseen.
+            self.stopping.set()
             left = self.join_background()
             if left:
                 log.warning("worker stopping with housekeeping still running: %s", ", ".join(left))

@@ -110,3 +110,14 @@ def test_a_long_retention_pass_holds_up_no_event(make_stack, monkeypatch):
     assert stack.worker.join_background(10) == []
     with stack.factory() as session:
         assert session.get(PeriodicTask, "retention").last_result is not None
+
+
+def test_the_end_of_a_run_stops_the_sync_it_started(make_stack):
+    stack = make_stack(rules(), inventory_sync_seconds=300)
+    stack.state.add_fault(Fault("latency", action="FarmGetDetails", latency=0.5))
+    farms = len(stack.state.farms)
+    began = time.monotonic()
+    stack.worker.run(max_seconds=0.3)  # its first step starts the sync
+    assert time.monotonic() - began < 0.3 + 0.5 * farms, "the run waited out the whole sync"
+    assert stack.worker.join_background(0) == []
+    assert len(stack.state.calls("FarmGetDetails")) < farms
