@@ -241,10 +241,12 @@ def test_the_loop_does_not_wait_for_the_statistics_look(own_schema, tmp_path, mo
         return real(session)
 
     monkeypatch.setattr(loop, "refresh_stale", slow_refresh)
-    first = worker.start_table_stats()
+    first = worker.in_background(loop.STATS_LOOK, worker.refresh_table_stats)
     assert first is not None and started.wait(5)
     worker.housekeeping()  # the loop's own step returns while the ANALYZE is held up
-    assert worker.start_table_stats() is None, "a second look started beside the first"
+    assert worker.in_background(loop.STATS_LOOK, worker.refresh_table_stats) is None, (
+        "a second look started beside the first"
+    )
     assert last_analyzed(engine, "servers")[0] is None
     release.set()
     first.join(10)
@@ -259,10 +261,11 @@ def test_the_loop_does_not_wait_for_the_statistics_look(own_schema, tmp_path, mo
         task = session.get(PeriodicTask, "table_stats")
         task.last_run_at = utcnow() - timedelta(seconds=table_stats.STATS_CHECK_SECONDS + 1)
     caplog.set_level("WARNING", logger="app.worker.loop")
-    failed = worker.start_table_stats()
+    failed = worker.in_background(loop.STATS_LOOK, worker.refresh_table_stats)
     assert failed is not None
     failed.join(10)
-    assert any("table-stats look failed" in r.getMessage() for r in caplog.records)
-    after = worker.start_table_stats()  # the failed look ended; the next may run
+    assert any(f"{loop.STATS_LOOK} look failed" in r.getMessage() for r in caplog.records)
+    # The failed look ended; the next may run.
+    after = worker.in_background(loop.STATS_LOOK, worker.refresh_table_stats)
     assert after is not None
     after.join(10)

@@ -65,7 +65,12 @@ INGEST_GAP_CHECK_SECONDS = 60
 # of a small batch's round trips). A batch that made jobs, or an idle loop, looks at once;
 # a job another worker made or whose delay ran out waits this much longer at most.
 JOBS_LOOK_SECONDS = 0.05
-# The housekeeping looks that run on threads of these names beside the loop (in_background).
+# The housekeeping looks that run on threads of these names beside the loop (in_background),
+# because in the loop each held up every event and job behind it: an ANALYZE of a fresh,
+# fast-growing `events` 0.1-0.5 s (it reads a sample of 30,000 rows; bench/ingest.py's
+# probe saw it as the PostgreSQL p99), a retention pass up to PRUNE_BATCHES deletes
+# (about 2 s), and the inventory sync and the ingest gap check as long as Scalr takes to
+# answer (FarmGetDetails, EventsList a farm; up to its timeout a call).
 STATS_LOOK, RETENTION_LOOK, SYNC_LOOK, GAPS_LOOK = (
     "table-stats", "retention", "inventory-sync", "ingest-gaps"
 )  # fmt: skip
@@ -327,15 +332,15 @@ class Worker:
                 expire_approvals(session, self.clock())
         every = self.config.inventory_sync_seconds
         if every > 0 and self._due("sync", min(every, 30)):
-            self.start_inventory_sync(every)
+            self.in_background(SYNC_LOOK, lambda: self.sync_inventory(every))
         if self.config.retention_days > 0 and self._due("prune", 60):
             self.in_background(RETENTION_LOOK, self.prune)
         if self._due("fold", FOLD_SECONDS):
             self.fold()
         if ingest_gap.enabled(self.config) and self._due("gaps", 10):
-            self.start_ingest_gap_check()
+            self.in_background(GAPS_LOOK, self.check_ingest_gaps)
         if self.postgres and self._due("stats", STATS_CHECK_SECONDS):
-            self.start_table_stats()
+            self.in_background(STATS_LOOK, self.refresh_table_stats)
 
     def _my_turn(self, task: str, every: float) -> bool:
         """Say whether this worker runs deployment-wide `task` now (claim_periodic), and
@@ -347,33 +352,12 @@ class Worker:
         except IntegrityError:
             return False
 
-    def start_table_stats(self) -> threading.Thread | None:
-        """Look at the planner statistics on a thread of its own (see `in_background`).
-
-        An ANALYZE of a fresh, fast-growing `events` takes 0.1-0.5 s (it reads a sample
-        of 30,000 rows); run in the loop, it held up every event and job behind it, and
-        an event that came in meanwhile waited that long for its first Scalr call (seen
-        in bench/ingest.py's probe as the PostgreSQL p99).
-        """
-        return self.in_background(STATS_LOOK, self.refresh_table_stats)
-
-    def start_inventory_sync(self, every: float) -> threading.Thread | None:
-        """Refresh the inventory from Scalr on a thread of its own (see `in_background`):
-        FarmsList and a FarmGetDetails per farm take as long as Scalr answers, up to its
-        timeout a call, and the events and jobs of the loop must not wait for them."""
-        return self.in_background(SYNC_LOOK, lambda: self.sync_inventory(every))
-
-    def start_ingest_gap_check(self) -> threading.Thread | None:
-        """Look for silent farms on a thread of its own: an EventsList a farm, from Scalr."""
-        return self.in_background(GAPS_LOOK, self.check_ingest_gaps)
-
     def in_background(self, name: str, look: Callable[[], object]) -> threading.Thread | None:
         """Run housekeeping `look` on a thread named `name`, unless its last run still goes
         on; return the thread started, if any.
 
-        For the looks that can take long (an ANALYZE, calls to Scalr, a retention pass of
-        up to PRUNE_BATCHES deletes, about 2 s at 10,000 events a second): the loop goes on
-        matching events and running jobs meanwhile. Each look opens its own sessions
+        For the looks that can take long (BACKGROUND_LOOKS): the loop goes on matching
+        events and running jobs meanwhile. Each look opens its own sessions
         (and, for Scalr, its own clients: `clients_for`), takes the deployment-wide turn
         as it does in the loop, and logs its own failure: the loop's backoff never sees
         it, and the next look runs at its next interval.
