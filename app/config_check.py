@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from app import migrate
 from app.config import Config
+from app.logging_setup import first_line
 from app.rules.model import RuleSet
 from app.rules.store import RulesStatus
 from app.scalr.environments import load_environments
@@ -110,7 +111,7 @@ def find_problems(
         try:
             schema = migrate.schema_problem(engine)
         except Exception as exc:  # the database itself: unreachable, refused, bad URL
-            error(f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            error(f"database: {type(exc).__name__}: {first_line(exc)}")
         else:
             if schema is not None:
                 error(schema)

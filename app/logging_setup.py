@@ -34,6 +34,13 @@ _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(context)s"
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """Return the first line of an exception's message, cut at `limit`, for one log line
+    ("" when it has no message): a driver's error can run to pages of SQL and context."""
+    text = str(exc)
+    return text.splitlines()[0][:limit] if text.strip() else ""
+
+
 def new_request_id(offered: str | None = None) -> str:
     """Return `offered` when it is a sane id (a proxy's X-Request-ID), else a new one."""
     if offered and _REQUEST_ID_RE.fullmatch(offered):

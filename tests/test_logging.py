@@ -7,10 +7,11 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
 import requests
 
 from app import migrate
-from app.logging_setup import ContextFilter, JsonFormatter, bound, new_request_id
+from app.logging_setup import ContextFilter, JsonFormatter, bound, first_line, new_request_id
 from app.redaction import RedactingFilter
 from tests.conftest import INGEST_TOKEN
 from tests.processes import gunicorn
@@ -127,3 +128,16 @@ def test_one_request_id_follows_an_event_into_its_job_and_scalr_call(make_stack)
     scalr = [line for line in lines if line["logger"] == "app.scalr.client"]
     assert scalr and scalr[0]["request_id"] == "trace-42"
     assert scalr[0]["job_id"] == stack.jobs()[0].id and "transaction_id=" in scalr[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("connection refused\nDETAIL: a page of context", "connection refused"),
+        ("x" * 500, "x" * 200),
+        ("", ""),  # no message: nothing, not an IndexError
+        ("  \n ", ""),
+    ],
+)
+def test_first_line_shows_one_bounded_line_of_an_error(message, shown):
+    assert first_line(RuntimeError(message)) == shown

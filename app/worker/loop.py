@@ -32,7 +32,7 @@ from app.jobs.notify import Listener
 from app.jobs.outcome import record_outcome
 from app.jobs.periodic import claim_periodic, record_periodic
 from app.jobs.verify import expire_expectations
-from app.logging_setup import bound
+from app.logging_setup import bound, first_line
 from app.metrics import JOB_OUTCOMES
 from app.models.event import Event
 from app.models.ops import WorkerHeartbeat
@@ -378,8 +378,11 @@ class Worker:
         try:
             look()
         except Exception as exc:
-            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            log.warning("%s look failed; it runs again at its next interval: %s", name, first)
+            log.warning(
+                "%s look failed; it runs again at its next interval: %s",
+                name,
+                first_line(exc) or type(exc).__name__,
+            )
         finally:
             clients.close()
 
@@ -548,7 +551,7 @@ class Worker:
                             "worker step failed %d times in a row (%s: %s); next try in %.1fs",
                             failures,
                             type(exc).__name__,
-                            str(exc).splitlines()[0][:200] if str(exc) else "",
+                            first_line(exc),
                             delay,
                         )
                     self.stopping.wait(delay)
